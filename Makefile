@@ -1,0 +1,113 @@
+# pqtls: LD_PRELOAD interposer for libpq connections, and its command line.
+#
+#   make            build/libpqtls.so and build/pqtls
+#   make test       the whole suite (unit tests, then integration against a real server)
+#   make demo       the rotation story end to end on a throwaway local server
+#   make asan       the same suite with the library built under ASan and UBSan
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC      ?= cc
+OPT     ?= -O2 -g
+SAN     ?=
+BUILD   ?= build
+VERSION := 0.1.0
+
+PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -Iinclude -I$(PG_INCLUDE) -D_GNU_SOURCE -DPQTLS_VERSION='"$(VERSION)"'
+CFLAGS  += -std=c11 $(OPT) $(WARN) $(SAN)
+
+# The interposer: position independent, everything hidden but the hooks, and no
+# link-time dependency beyond the C library (libpq and OpenSSL are bound at run time).
+LIB_CFLAGS  := $(CFLAGS) -fPIC -fvisibility=hidden -pthread
+LIB_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now -Wl,-Bsymbolic-functions -Wl,--as-needed -pthread $(SAN)
+
+COMMON_SRC := $(wildcard src/common/*.c)
+LIB_SRC    := $(wildcard src/lib/*.c)
+CLI_SRC    := $(wildcard src/cli/*.c)
+
+LIB_OBJ    := $(patsubst src/%.c,$(BUILD)/pic/%.o,$(LIB_SRC) $(COMMON_SRC))
+CLI_OBJ    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(COMMON_SRC))
+
+LIB := $(BUILD)/libpqtls.so
+CLI := $(BUILD)/pqtls
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPER_BIN := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
+
+PYTHON  := /usr/bin/python3
+
+.PHONY: all lib cli tests test unit integration demo asan bench install clean deps
+
+all: lib cli
+
+lib: $(LIB)
+cli: $(CLI)
+
+$(BUILD)/pic/%.o: src/%.c $(wildcard include/pqtls/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/pqtls/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DPQTLS_CLI -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	$(CC) $(LIB_LDFLAGS) -o $@ $^
+
+$(CLI): $(CLI_OBJ)
+	$(CC) $(SAN) -o $@ $^ -lpq -lssl -lcrypto
+
+# Unit tests link the common modules directly (no preload involved).
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC)) -lssl -lcrypto
+
+# Small real libpq programs the integration tests drive.
+$(BUILD)/tests/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -pthread -o $@ $< -lpq
+
+tests: all $(UNIT_BIN) $(HELPER_BIN)
+
+deps:
+	@bash tests/lib/deps.sh
+
+# The whole suite. Unit tests and integration tests run under one pytest session,
+# which closes with the summary line CI reads.
+test: deps tests
+	PQTLS_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+
+unit: tests
+	PQTLS_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS)
+
+integration: deps tests
+	PQTLS_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+demo: deps all
+	@bash demo/run.sh
+
+bench: deps all
+	@bash bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libpqtls.so
+	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/pqtls
+	if [ -f doc/pqtls.1 ]; then install -m 0644 doc/pqtls.1 $(DESTDIR)$(MANDIR)/man1/pqtls.1; fi
+
+clean:
+	rm -rf build build-asan

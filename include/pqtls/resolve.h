@@ -1,0 +1,95 @@
+/*
+ * resolve.h: finding the real libpq behind a hook, and the libpq copies of the
+ * process.
+ *
+ * A hook does not assume libpq sits in the global scope: under Python, psycopg2's
+ * module is dlopen()ed with RTLD_LOCAL, so dlsym(RTLD_NEXT) finds nothing. The
+ * real function is looked up, in order, in the calling module's own scope, after
+ * pqtls in the global scope, in the copy that a dlsym() of the program last
+ * returned (psycopg 3 through ctypes), and finally in every loaded object.
+ *
+ * Every helper (PQconninfo, PQsslAttribute, ...) comes from the same copy as the
+ * hooked function: a process may hold two (a wheel's bundled libpq beside the
+ * system one), and mixing them would hand one copy's PGconn to the other.
+ */
+#ifndef PQTLS_RESOLVE_H
+#define PQTLS_RESOLVE_H
+
+#include <libpq-fe.h>
+
+struct ossl;
+
+typedef struct pq_api
+{
+	const void *base;			/* load address of this libpq (dladdr's dli_fbase) */
+	void	   *handle;			/* dlopen(RTLD_NOLOAD) reference: keeps it loaded */
+	char		path[256];
+	int			version;		/* PQlibVersion(), e.g. 150018 */
+
+	/* The entry points pqtls hooks. */
+	PGconn	   *(*PQconnectdb) (const char *conninfo);
+	PGconn	   *(*PQconnectdbParams) (const char *const *keywords,
+									  const char *const *values, int expand_dbname);
+	PGconn	   *(*PQsetdbLogin) (const char *pghost, const char *pgport,
+								 const char *pgoptions, const char *pgtty,
+								 const char *dbName, const char *login, const char *pwd);
+	PGconn	   *(*PQconnectStart) (const char *conninfo);
+	PGconn	   *(*PQconnectStartParams) (const char *const *keywords,
+										 const char *const *values, int expand_dbname);
+	PostgresPollingStatusType (*PQconnectPoll) (PGconn *conn);
+	void		(*PQfinish) (PGconn *conn);
+	PGPing		(*PQping) (const char *conninfo);
+	PGPing		(*PQpingParams) (const char *const *keywords,
+								 const char *const *values, int expand_dbname);
+	void		(*PQreset) (PGconn *conn);
+	int			(*PQresetStart) (PGconn *conn);
+	PostgresPollingStatusType (*PQresetPoll) (PGconn *conn);
+
+	/* Helpers, from the same copy. */
+	PQconninfoOption *(*PQconninfo) (PGconn *conn);
+	PQconninfoOption *(*PQconninfoParse) (const char *conninfo, char **errmsg);
+	void		(*PQconninfoFree) (PQconninfoOption *opts);
+	void		(*PQfreemem) (void *ptr);
+	ConnStatusType (*PQstatus) (const PGconn *conn);
+	char	   *(*PQerrorMessage) (const PGconn *conn);
+	char	   *(*PQhost) (const PGconn *conn);
+	char	   *(*PQhostaddr) (const PGconn *conn);	/* libpq 12+, may be NULL */
+	char	   *(*PQport) (const PGconn *conn);
+	char	   *(*PQdb) (const PGconn *conn);
+	char	   *(*PQuser) (const PGconn *conn);
+	int			(*PQsocket) (const PGconn *conn);
+	int			(*PQsslInUse) (PGconn *conn);
+	const char *(*PQsslAttribute) (PGconn *conn, const char *name);
+	void	   *(*PQsslStruct) (PGconn *conn, const char *name);
+	int			(*PQlibVersion) (void);
+
+	/* The OpenSSL this libpq uses, bound at the first TLS connection. */
+	struct ossl *ossl;
+	int			ossl_state;		/* 0 not tried, 1 bound, -1 unavailable */
+} pq_api;
+
+/* Names of the libpq functions pqtls hooks (NULL-terminated). */
+extern const char *const pqtls_hooked_names[];
+
+/* The libpq copy serving a hook called from `caller` (a return address); NULL if none. */
+pq_api	   *pq_for_caller(const void *caller);
+
+/* The libpq copy that holds the function `fn`; registers it on first sight. */
+pq_api	   *pq_for_function(const void *fn);
+
+/* Remember the copy whose function a dlsym() of the program returned. */
+void		pq_note_dlsym_copy(pq_api *pq);
+
+/* The dlsym() of the C library, whatever pqtls's own dlsym() hook does. */
+void	   *real_dlsym(void *handle, const char *name);
+
+/* dlsym(RTLD_NEXT, name) as seen from `caller`, skipping pqtls itself. */
+void	   *resolve_next(const char *name, const void *caller);
+
+/* Is this address inside libpqtls.so? */
+int			pqtls_owns(const void *addr);
+
+/* The OpenSSL functions of this libpq copy; NULL when they cannot be bound. */
+struct ossl *pq_ossl(pq_api *pq);
+
+#endif

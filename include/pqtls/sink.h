@@ -1,0 +1,35 @@
+/*
+ * sink.h: where records go (PQTLS_LOG): "stderr", "syslog", or a path template
+ * with %p (pid), %e (program name), %h (host name), %t (process start, Unix
+ * seconds) and %%.
+ *
+ * One record is one write(2) of one whole line. Files are opened
+ * O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC|O_NOFOLLOW with mode 0600, and reopened
+ * lazily in a child after fork when the expanded path differs (%p).
+ * An unusable destination gives one message naming PQTLS_LOG and falls back to
+ * stderr, so no record is lost.
+ */
+#ifndef PQTLS_SINK_H
+#define PQTLS_SINK_H
+
+#include <stddef.h>
+#include <time.h>
+
+/* Write one record; `line` holds the JSON without the trailing newline. */
+void		sink_write(const char *line, size_t len);
+
+/* Expand a path template into out (size outsz). Returns 0, or -1 when too long. */
+int			sink_expand_template(const char *tmpl, char *out, size_t outsz);
+
+/*
+ * The RFC 3164 datagram sent to /dev/log for PQTLS_LOG=syslog (exposed for the
+ * unit tests): "<14>Mmm dd hh:mm:ss pqtls[PID]: " (facility user, severity
+ * info, local time), then the record.  sink_syslog_header() writes the header
+ * only.  Both return the length written (NUL-terminated), or -1 when outsz is
+ * too small.
+ */
+int			sink_syslog_header(char *out, size_t outsz, time_t when, long pid);
+int			sink_format_syslog(char *out, size_t outsz, const char *line,
+							   size_t len, time_t when, long pid);
+
+#endif

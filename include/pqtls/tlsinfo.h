@@ -1,0 +1,29 @@
+/*
+ * tlsinfo.h: what TLS a live connection uses, read through libpq and the
+ * OpenSSL copy that libpq itself uses.
+ */
+#ifndef PQTLS_TLSINFO_H
+#define PQTLS_TLSINFO_H
+
+#include <stdbool.h>
+
+#include "pqtls/attempt.h"
+
+typedef struct tls_info
+{
+	bool		in_use;
+	char		protocol[32];
+	char		cipher[96];
+	peer_chain	chain;			/* leaf first; may be empty */
+} tls_info;
+
+/* Fill t from conn; copies the peer chain as DER. */
+void		tlsinfo_from_conn(tls_info *t, pq_api *pq, PGconn *conn);
+
+/* Copy the chain of a live SSL object (the OpenSSL of `o`) into c. */
+struct ossl;
+void		tlsinfo_copy_chain(peer_chain *c, const struct ossl *o, const void *ssl);
+
+void		tlsinfo_free(tls_info *t);
+
+#endif

@@ -1,0 +1,274 @@
+/*
+ * pem.c: certificates out of PEM text (RFC 7468), without OpenSSL.
+ *
+ * Bundles come from everywhere: written on Windows (CRLF), pasted into
+ * configuration tools (indented, trailing blanks), or published without a
+ * final newline (Amazon's RDS global bundle).  The decoder is therefore lax
+ * about white space and strict about everything else: a block that is not
+ * clean base64 of one certificate is reported as malformed, and the caller
+ * may carry on with the next block.
+ */
+#include "pqtls/pem.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PEM_BEGIN "-----BEGIN "
+#define PEM_END "-----END "
+#define PEM_DASHES "-----"
+#define PEM_MAX_LABEL 64
+#define PEM_TRUSTED "TRUSTED CERTIFICATE"
+
+/*
+ * Length of the DER element at data[0..len): tag, length and contents.
+ * Returns 0 when the header is not a definite DER length that fits.
+ */
+static size_t
+der_element_size(const uint8_t *data, size_t len)
+{
+	size_t		hdr = 2;
+	size_t		body;
+
+	if (len < 2)
+		return 0;
+	/* Certificates never use high tag numbers. */
+	if ((data[0] & 0x1F) == 0x1F)
+		return 0;
+	if (data[1] < 0x80)
+		body = data[1];
+	else
+	{
+		size_t		nbytes = data[1] & 0x7F;
+
+		/* 0x80 is BER's indefinite length; more than 4 bytes is not a certificate. */
+		if (nbytes == 0 || nbytes > 4 || len - 2 < nbytes)
+			return 0;
+		body = 0;
+		for (size_t i = 0; i < nbytes; i++)
+			body = (body << 8) | data[2 + i];
+		hdr += nbytes;
+	}
+	if (body > len - hdr)
+		return 0;
+	return hdr + body;
+}
+
+/*
+ * One certificate starts at data[0]: a SEQUENCE whose contents begin with
+ * another SEQUENCE (the TBSCertificate) that fits inside it.  Returns the
+ * size of the outer SEQUENCE, or 0.
+ */
+static size_t
+der_cert_size(const uint8_t *data, size_t len)
+{
+	size_t		outer = der_element_size(data, len);
+	size_t		hdr;
+
+	if (outer == 0 || data[0] != 0x30)
+		return 0;
+	hdr = data[1] < 0x80 ? 2 : 2 + (size_t) (data[1] & 0x7F);
+	if (outer - hdr < 2 || data[hdr] != 0x30 ||
+		der_element_size(data + hdr, outer - hdr) == 0)
+		return 0;
+	return outer;
+}
+
+int
+der_is_single_cert(const uint8_t *data, size_t len)
+{
+	return data != NULL && len > 0 && der_cert_size(data, len) == len;
+}
+
+static int
+base64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Not isspace(): that depends on the locale of the host program. */
+static bool
+is_blank(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/*
+ * Decode the base64 in s[0..n), skipping white space anywhere.  Padding is
+ * optional, but once it starts only padding and white space may follow.
+ * Returns a malloc'ed buffer (*outlen set), or NULL.
+ */
+static uint8_t *
+base64_decode(const char *s, size_t n, size_t *outlen)
+{
+	uint8_t    *out;
+	size_t		o = 0;
+	uint32_t	acc = 0;
+	int			have = 0;		/* sextets in acc */
+	bool		padding = false;
+
+	out = malloc(n / 4 * 3 + 3);
+	if (out == NULL)
+		return NULL;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+		int			v;
+
+		if (is_blank(c))
+			continue;
+		if (c == '=')
+		{
+			padding = true;
+			continue;
+		}
+		v = base64_value(c);
+		if (v < 0 || padding)
+			goto bad;
+		acc = (acc << 6) | (uint32_t) v;
+		if (++have == 4)
+		{
+			out[o++] = (uint8_t) (acc >> 16);
+			out[o++] = (uint8_t) (acc >> 8);
+			out[o++] = (uint8_t) acc;
+			acc = 0;
+			have = 0;
+		}
+	}
+
+	/* A final group of two or three characters carries one or two bytes. */
+	if (have == 1 || (padding && have == 0))
+		goto bad;
+	if (have == 2)
+		out[o++] = (uint8_t) (acc >> 4);
+	else if (have == 3)
+	{
+		out[o++] = (uint8_t) (acc >> 10);
+		out[o++] = (uint8_t) (acc >> 2);
+	}
+	*outlen = o;
+	return out;
+
+bad:
+	free(out);
+	return NULL;
+}
+
+static bool
+is_cert_label(const char *label, size_t n)
+{
+	static const char *const labels[] = {
+		"CERTIFICATE", PEM_TRUSTED, "X509 CERTIFICATE",
+	};
+
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+		if (strlen(labels[i]) == n && memcmp(labels[i], label, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Decode the body of a certificate block.  An OpenSSL "TRUSTED CERTIFICATE"
+ * carries its trust settings after the certificate: only the certificate is
+ * kept.  Returns 1 or -1, as pem_next_cert().
+ */
+static int
+decode_cert_body(const char *body, size_t n, bool trusted,
+				 uint8_t **der, size_t *der_len)
+{
+	size_t		len;
+	size_t		cert;
+	uint8_t    *buf = base64_decode(body, n, &len);
+
+	if (buf == NULL)
+		return -1;
+	cert = der_cert_size(buf, len);
+	if (cert == 0 || (!trusted && cert != len))
+	{
+		free(buf);
+		return -1;
+	}
+	*der = buf;
+	*der_len = cert;
+	return 1;
+}
+
+int
+pem_next_cert(const char *text, size_t len, size_t *pos,
+			  uint8_t **der, size_t *der_len)
+{
+	while (text != NULL && *pos < len)
+	{
+		const char *start = text + *pos;
+		const char *end = text + len;
+		const char *begin;
+		const char *label;
+		const char *label_end;
+		const char *body;
+		const char *endline;
+		const char *next;
+		char		marker[sizeof(PEM_END) + PEM_MAX_LABEL + sizeof(PEM_DASHES)];
+		size_t		label_len;
+		size_t		marker_len;
+		bool		cert;
+
+		begin = memmem(start, (size_t) (end - start), PEM_BEGIN, strlen(PEM_BEGIN));
+		if (begin == NULL)
+			break;
+		label = begin + strlen(PEM_BEGIN);
+		label_end = memmem(label, (size_t) (end - label), PEM_DASHES, strlen(PEM_DASHES));
+		label_len = label_end ? (size_t) (label_end - label) : 0;
+
+		/* "-----BEGIN " without a label on the same line: not a block, look further. */
+		if (label_end == NULL || label_len == 0 || label_len > PEM_MAX_LABEL ||
+			memchr(label, '\n', label_len) != NULL)
+		{
+			*pos = (size_t) (label - text);
+			continue;
+		}
+		body = label_end + strlen(PEM_DASHES);
+		cert = is_cert_label(label, label_len);
+
+		/* The END line must name the same label. */
+		marker_len = 0;
+		memcpy(marker, PEM_END, strlen(PEM_END));
+		marker_len += strlen(PEM_END);
+		memcpy(marker + marker_len, label, label_len);
+		marker_len += label_len;
+		memcpy(marker + marker_len, PEM_DASHES, strlen(PEM_DASHES));
+		marker_len += strlen(PEM_DASHES);
+
+		endline = memmem(body, (size_t) (end - body), marker, marker_len);
+		next = memmem(body, (size_t) (end - body), PEM_BEGIN, strlen(PEM_BEGIN));
+		if (endline == NULL || (next != NULL && next < endline))
+		{
+			/* An unterminated block: resume at the next BEGIN, if any. */
+			*pos = next ? (size_t) (next - text) : len;
+			if (cert)
+				return -1;
+			continue;
+		}
+		*pos = (size_t) (endline + marker_len - text);
+		if (!cert)
+			continue;			/* a key, a CRL, parameters: not ours */
+
+		return decode_cert_body(body, (size_t) (endline - body),
+								label_len == strlen(PEM_TRUSTED) &&
+								memcmp(label, PEM_TRUSTED, label_len) == 0,
+								der, der_len);
+	}
+	if (text != NULL)
+		*pos = len;
+	return 0;
+}

@@ -1,0 +1,229 @@
+/*
+ * effective.c: the settings a connection really used, and their sources.
+ */
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pqtls/effective.h"
+#include "pqtls/service.h"
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+static const char *
+option_value(const PQconninfoOption *opts, const char *keyword)
+{
+	for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, keyword) == 0)
+			return o->val;
+	return NULL;
+}
+
+static bool
+nonempty(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+/* The service libpq consults: service= in the call, else PGSERVICE (parseServiceInfo). */
+static const char *
+service_in_effect(const PQconninfoOption *opts)
+{
+	const char *s = option_value(opts, "service");
+
+	return nonempty(s) ? s : getenv("PGSERVICE");
+}
+
+static bool
+service_defines(const char *service, const char *keyword)
+{
+	char	   *value = NULL;
+	int			found;
+
+	if (!nonempty(service))
+		return false;
+	found = service_lookup(service, keyword, &value);
+	free(value);
+	return found == 1;
+}
+
+/*
+ * conninfo_add_defaults() fills what the call left unset: first from the service
+ * file, then from the environment, then from the compiled-in default.
+ */
+static const char *
+source_of(const char *keyword, bool given_in_call, const char *service,
+		  const char *envvar)
+{
+	const char *env;
+
+	if (given_in_call)
+		return "conninfo";
+	if (service_defines(service, keyword))
+		return "service";
+	env = getenv(envvar);
+	if (nonempty(env))
+		return "env";
+	if (strcmp(keyword, "sslmode") == 0)
+	{
+		/* PGREQUIRESSL=1 means sslmode=require when PGSSLMODE is unset. */
+		env = getenv("PGREQUIRESSL");
+		if (env != NULL && env[0] == '1')
+			return "env";
+	}
+	return "default";
+}
+
+/* pqGetHomeDirectory(): $HOME first since libpq 15, else the passwd entry. */
+static bool
+home_directory(int libpq_version, char *buf, size_t size)
+{
+	const char *home = getenv("HOME");
+	struct passwd pw,
+			   *res = NULL;
+	char		pwbuf[4096];
+
+	if (libpq_version >= 150000 && nonempty(home))
+	{
+		snprintf(buf, size, "%s", home);
+		return true;
+	}
+	if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &res) != 0 || res == NULL)
+		return false;
+	snprintf(buf, size, "%s", pw.pw_dir);
+	return true;
+}
+
+/*
+ * initialize_SSL() in fe-secure-openssl.c: sslrootcert when set, else
+ * ~/.postgresql/root.crt. libpq 16 added sslrootcert=system, the OpenSSL
+ * default store.
+ */
+char *
+effective_rootcert_file(const char *sslrootcert, int libpq_version, bool *is_system)
+{
+	char		home[4096],
+				path[4200];
+
+	*is_system = false;
+	if (nonempty(sslrootcert))
+	{
+		if (libpq_version >= 160000 && strcmp(sslrootcert, "system") == 0)
+		{
+			const char *file = getenv("SSL_CERT_FILE");
+
+			*is_system = true;
+			return strdup(nonempty(file) ? file : "/usr/lib/ssl/cert.pem");
+		}
+		return strdup(sslrootcert);
+	}
+	if (!home_directory(libpq_version, home, sizeof(home)))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/.postgresql/root.crt", home);
+	return strdup(path);
+}
+
+/*
+ * What the server's certificate is checked against when TLS is used. libpq
+ * loads the root file whenever it exists and then sets SSL_VERIFY_PEER, so
+ * allow, prefer and require verify the chain like verify-ca does; only
+ * verify-full adds the host name. A Unix socket never uses TLS.
+ */
+const char *
+effective_verify(const char *sslmode, bool unix_socket, bool rootcert_exists)
+{
+	if (unix_socket || sslmode == NULL || strcmp(sslmode, "disable") == 0)
+		return "none";
+	if (strcmp(sslmode, "verify-full") == 0)
+		return "full";
+	if (strcmp(sslmode, "verify-ca") == 0)
+		return "ca";
+	return rootcert_exists ? "ca" : "none";
+}
+
+/* is_unixsock_path() in libpq: an absolute path, or '@' for the abstract namespace. */
+static bool
+is_unix_path(const char *host)
+{
+	return host != NULL && (host[0] == '/' || host[0] == '@');
+}
+
+static const char *
+transport_of(pq_api *pq, PGconn *conn, const char *host, const char *hostaddr)
+{
+	int			sock = pq->PQsocket(conn);
+	struct sockaddr_storage ss;
+	socklen_t	len = sizeof(ss);
+
+	/* An open socket says it exactly. */
+	if (sock >= 0 && getsockname(sock, (struct sockaddr *) &ss, &len) == 0)
+		return ss.ss_family == AF_UNIX ? "unix" : "tcp";
+	if (nonempty(hostaddr))
+		return "tcp";
+	return !nonempty(host) || is_unix_path(host) ? "unix" : "tcp";
+}
+
+void
+effective_from_conn(effective *e, pq_api *pq, PGconn *conn, const given *g)
+{
+	PQconninfoOption *opts = pq->PQconninfo(conn);
+	const char *service = service_in_effect(opts);
+	const char *hostlist = option_value(opts, "host");
+	const char *addr = pq->PQhostaddr ? pq->PQhostaddr(conn) : NULL;
+
+	memset(e, 0, sizeof(*e));
+	e->host = dup_or_null(pq->PQhost(conn));
+	if (!nonempty(addr))
+		addr = option_value(opts, "hostaddr");
+	e->hostaddr = nonempty(addr) ? strdup(addr) : NULL;
+	e->port = dup_or_null(pq->PQport(conn));
+	e->dbname = dup_or_null(pq->PQdb(conn));
+	e->user = dup_or_null(pq->PQuser(conn));
+	if (hostlist != NULL && strchr(hostlist, ',') != NULL)
+		e->hosts = strdup(hostlist);
+	e->application_name = dup_or_null(option_value(opts, "application_name"));
+	e->transport = transport_of(pq, conn, e->host, e->hostaddr);
+
+	e->sslmode = dup_or_null(option_value(opts, "sslmode"));
+	e->sslmode_source = source_of("sslmode", g && g->sslmode, service, "PGSSLMODE");
+	e->sslrootcert = nonempty(option_value(opts, "sslrootcert")) ?
+		strdup(option_value(opts, "sslrootcert")) : NULL;
+	e->sslrootcert_source = source_of("sslrootcert", g && g->sslrootcert, service,
+									  "PGSSLROOTCERT");
+	e->rootcert_file = effective_rootcert_file(e->sslrootcert, pq->version,
+											   &e->rootcert_system);
+	if (e->rootcert_file != NULL)
+	{
+		struct stat st;
+
+		/* libpq asks stat() and nothing else: a directory "exists" too. */
+		e->rootcert_exists = stat(e->rootcert_file, &st) == 0;
+	}
+	e->verify = effective_verify(e->sslmode, strcmp(e->transport, "unix") == 0,
+								 e->rootcert_exists);
+	if (opts != NULL)
+		pq->PQconninfoFree(opts);
+}
+
+void
+effective_free(effective *e)
+{
+	free(e->host);
+	free(e->hostaddr);
+	free(e->port);
+	free(e->dbname);
+	free(e->user);
+	free(e->hosts);
+	free(e->application_name);
+	free(e->sslmode);
+	free(e->sslrootcert);
+	free(e->rootcert_file);
+	memset(e, 0, sizeof(*e));
+}

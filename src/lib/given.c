@@ -1,0 +1,220 @@
+/*
+ * given.c: which settings the program's own call named.
+ *
+ * The values libpq used come from PQconninfo() on the finished connection; what
+ * this file adds is where they came from, and it reads the call with the running
+ * libpq's PQconninfoParse(), never by hand, so URIs, quoting, requiressl=1 and
+ * ?ssl=true mean exactly what they mean to libpq.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pqtls/attempt.h"
+
+void
+given_add_secret(given *g, const char *s, size_t len)
+{
+	char	   *copy;
+
+	if (s == NULL || len == 0 || g->n_secrets >= MAX_SECRETS)
+		return;
+	for (int i = 0; i < g->n_secrets; i++)
+		if (strlen(g->secrets[i]) == len && memcmp(g->secrets[i], s, len) == 0)
+			return;
+	copy = strndup(s, len);
+	if (copy != NULL)
+		g->secrets[g->n_secrets++] = copy;
+}
+
+static bool
+is_secret_keyword(const char *kw)
+{
+	return strcmp(kw, "password") == 0 || strcmp(kw, "sslpassword") == 0;
+}
+
+/* Note one keyword=value the call gave (value non-empty, as libpq ignores empty ones). */
+static void
+note_option(given *g, const char *kw, const char *val)
+{
+	if (kw == NULL || val == NULL || val[0] == '\0')
+		return;
+	if (strcmp(kw, "sslmode") == 0 || strcmp(kw, "requiressl") == 0)
+		g->sslmode = true;
+	else if (strcmp(kw, "sslrootcert") == 0)
+		g->sslrootcert = true;
+	else if (strcmp(kw, "service") == 0)
+	{
+		free(g->service);
+		g->service = strdup(val);
+	}
+	else if (is_secret_keyword(kw))
+		given_add_secret(g, val, strlen(val));
+}
+
+/* Parse with libpq; false when libpq rejects the string (it will fail the connection). */
+static bool
+note_parsed(given *g, pq_api *pq, const char *conninfo)
+{
+	PQconninfoOption *opts;
+	char	   *err = NULL;
+
+	opts = pq->PQconninfoParse(conninfo, &err);
+	if (err != NULL)
+		pq->PQfreemem(err);
+	if (opts == NULL)
+		return false;
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		note_option(g, o->keyword, o->val);
+	pq->PQconninfoFree(opts);
+	return true;
+}
+
+void
+given_from_string(given *g, pq_api *pq, const char *conninfo)
+{
+	memset(g, 0, sizeof(*g));
+	if (conninfo == NULL)
+		return;
+	g->parsed = note_parsed(g, pq, conninfo);
+	if (!g->parsed)
+		given_scrape_secrets(g, conninfo);
+}
+
+/*
+ * Mirrors recognized_connection_string() in fe-connect.c: a URI prefix, or an
+ * '=' anywhere, makes libpq expand a dbname.
+ */
+static bool
+looks_like_conninfo(const char *s)
+{
+	return strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0 ||
+		strchr(s, '=') != NULL;
+}
+
+void
+given_from_arrays(given *g, pq_api *pq, const char *const *keywords,
+				  const char *const *values, int expand_dbname)
+{
+	bool		expanded = false;
+
+	memset(g, 0, sizeof(*g));
+	g->parsed = true;
+	if (keywords == NULL || values == NULL)
+		return;
+	for (int i = 0; keywords[i] != NULL; i++)
+	{
+		const char *kw = keywords[i],
+				   *val = values[i];
+
+		if (val == NULL || val[0] == '\0')
+			continue;
+		/* conninfo_array_parse(): only the first dbname is expanded. */
+		if (expand_dbname && !expanded && strcmp(kw, "dbname") == 0)
+		{
+			expanded = true;
+			if (looks_like_conninfo(val))
+			{
+				if (!note_parsed(g, pq, val))
+				{
+					g->parsed = false;
+					given_scrape_secrets(g, val);
+				}
+				continue;
+			}
+		}
+		note_option(g, kw, val);
+	}
+}
+
+void
+given_from_setdb(given *g, pq_api *pq, const char *dbName, const char *pwd)
+{
+	memset(g, 0, sizeof(*g));
+	g->parsed = true;
+	/* PQsetdbLogin() expands dbName when it is a connection string. */
+	if (dbName != NULL && looks_like_conninfo(dbName) && !note_parsed(g, pq, dbName))
+	{
+		g->parsed = false;
+		given_scrape_secrets(g, dbName);
+	}
+	if (pwd != NULL)
+		given_add_secret(g, pwd, strlen(pwd));
+}
+
+/* A value in conninfo syntax at s: quoted with backslash escapes, or up to white space. */
+static void
+scrape_value(given *g, const char *s)
+{
+	char		buf[1024];
+	size_t		n = 0;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	if (*s == '\'')
+	{
+		for (s++; *s && *s != '\'' && n < sizeof(buf) - 1; s++)
+		{
+			if (*s == '\\' && s[1])
+				s++;
+			buf[n++] = *s;
+		}
+	}
+	else
+	{
+		while (*s && *s != ' ' && *s != '\t' && *s != '\n' && *s != '\r' &&
+			   *s != '&' && n < sizeof(buf) - 1)
+			buf[n++] = *s++;
+	}
+	given_add_secret(g, buf, n);
+}
+
+/*
+ * The string failed libpq's parser, and libpq's error message may quote part of
+ * it. Collect anything that might be a password so the record can scrub it.
+ */
+void
+given_scrape_secrets(given *g, const char *conninfo)
+{
+	const char *p,
+			   *scheme;
+
+	for (p = conninfo; (p = strstr(p, "password")) != NULL; p += 8)
+	{
+		const char *q = p + 8;
+
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '=')
+			scrape_value(g, q + 1);
+	}
+	scheme = strstr(conninfo, "://");
+	if (scheme != NULL)
+	{
+		const char *auth = scheme + 3,
+				   *end = auth + strcspn(auth, "/?"),
+				   *at = memchr(auth, '@', end - auth),
+				   *colon;
+
+		if (at != NULL && (colon = memchr(auth, ':', at - auth)) != NULL)
+			given_add_secret(g, colon + 1, at - colon - 1);
+	}
+}
+
+void
+given_copy(given *dst, const given *src)
+{
+	*dst = *src;
+	dst->service = src->service ? strdup(src->service) : NULL;
+	dst->n_secrets = 0;
+	for (int i = 0; i < src->n_secrets; i++)
+		given_add_secret(dst, src->secrets[i], strlen(src->secrets[i]));
+}
+
+void
+given_clear(given *g)
+{
+	free(g->service);
+	for (int i = 0; i < g->n_secrets; i++)
+		free(g->secrets[i]);
+	memset(g, 0, sizeof(*g));
+}

@@ -1,0 +1,452 @@
+/*
+ * resolve.c: the real libpq behind every hook, wherever the program loaded it.
+ *
+ * Nothing here runs until a hook is called: a process that never connects never
+ * resolves anything. The loader is never called with one of our locks held,
+ * because a library constructor that calls a hook holds the loader's lock while
+ * waiting for ours.
+ */
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pqtls/diag.h"
+#include "pqtls/ossl.h"
+#include "pqtls/resolve.h"
+
+/* Most processes hold one libpq; a few hold two. Past this we stop registering. */
+#define MAX_COPIES 8
+/* Calling modules remembered with the copy that served them. */
+#define MAX_CALLERS 64
+/* Objects considered by a scan of the loaded objects. */
+#define MAX_OBJECTS 1024
+
+const char *const pqtls_hooked_names[] = {
+	"PQconnectdb", "PQconnectdbParams", "PQsetdbLogin", "PQconnectStart",
+	"PQconnectStartParams", "PQconnectPoll", "PQfinish", "PQping",
+	"PQpingParams", "PQreset", "PQresetStart", "PQresetPoll", NULL
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pq_api *copies[MAX_COPIES];
+static _Atomic int n_copies;
+
+static struct
+{
+	_Atomic(const void *) base;
+	_Atomic(pq_api *) pq;
+}			callers[MAX_CALLERS];
+static _Atomic int n_callers;
+
+/* The copy whose functions a dlsym() of the program last returned (psycopg 3). */
+static _Atomic(pq_api *) last_dlsym_copy;
+
+static void *(*libc_dlsym) (void *, const char *);
+static const void *own_base;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void
+atfork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void
+atfork_release(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+static void
+init_resolver(void)
+{
+	Dl_info		self;
+
+	/*
+	 * glibc 2.34 moved dlsym into libc under version GLIBC_2.34; older ones
+	 * (and the compatibility alias) carry GLIBC_2.2.5 on x86_64. dlvsym is not
+	 * hooked, so this reaches the C library's dlsym whatever we export.
+	 */
+	libc_dlsym = (void *(*) (void *, const char *)) dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+	if (libc_dlsym == NULL)
+		libc_dlsym = (void *(*) (void *, const char *)) dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
+	if (dladdr((void *) init_resolver, &self))
+		own_base = self.dli_fbase;
+	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+}
+
+void *
+real_dlsym(void *handle, const char *name)
+{
+	pthread_once(&init_once, init_resolver);
+	if (libc_dlsym == NULL)
+		return NULL;
+	return libc_dlsym(handle, name);
+}
+
+int
+pqtls_owns(const void *addr)
+{
+	Dl_info		info;
+
+	pthread_once(&init_once, init_resolver);
+	return addr != NULL && dladdr(addr, &info) && info.dli_fbase == own_base;
+}
+
+/* ---- scanning the loaded objects ---------------------------------------- */
+
+typedef struct loaded_object
+{
+	const char *name;
+	uintptr_t	start;			/* lowest and highest address of its PT_LOAD segments */
+	uintptr_t	end;
+} loaded_object;
+
+typedef struct object_list
+{
+	loaded_object *obj;
+	int			n;
+	int			max;
+} object_list;
+
+/*
+ * The callback only copies facts out: calling dlopen() from inside
+ * dl_iterate_phdr() would take the loader's locks in the opposite order.
+ */
+static int
+collect_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	object_list *list = arg;
+	loaded_object *o;
+
+	(void) size;
+	if (list->n >= list->max)
+		return 1;
+	o = &list->obj[list->n++];
+	o->name = info->dlpi_name;
+	o->start = UINTPTR_MAX;
+	o->end = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+	{
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t	lo,
+					hi;
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		lo = info->dlpi_addr + ph->p_vaddr;
+		hi = lo + ph->p_memsz;
+		if (lo < o->start)
+			o->start = lo;
+		if (hi > o->end)
+			o->end = hi;
+	}
+	return 0;
+}
+
+static int
+object_contains(const loaded_object *o, const void *addr)
+{
+	uintptr_t	a = (uintptr_t) addr;
+
+	return a >= o->start && a < o->end;
+}
+
+/* `name` as defined by object o itself (not by one of its dependencies). */
+static void *
+defined_by(const loaded_object *o, const char *name)
+{
+	void	   *h,
+			   *sym = NULL;
+
+	if (o->name == NULL || o->name[0] == '\0')
+		return NULL;			/* the main program: its scope is the global one */
+	h = dlopen(o->name, RTLD_NOLOAD | RTLD_LAZY);
+	if (h == NULL)
+		return NULL;
+	sym = real_dlsym(h, name);
+	dlclose(h);
+	return sym != NULL && object_contains(o, sym) ? sym : NULL;
+}
+
+/*
+ * The first definition of `name` in an object loaded after index `from`,
+ * skipping pqtls itself.
+ */
+static void *
+scan_after(const object_list *list, int from, const char *name)
+{
+	for (int i = from + 1; i < list->n; i++)
+	{
+		void	   *sym;
+
+		if (object_contains(&list->obj[i], (const void *) init_resolver))
+			continue;
+		sym = defined_by(&list->obj[i], name);
+		if (sym != NULL)
+			return sym;
+	}
+	return NULL;
+}
+
+/*
+ * dlsym(RTLD_NEXT, name) on behalf of `caller`: the first definition in an
+ * object loaded after the caller's own, pqtls excluded. Forwarding the
+ * program's RTLD_NEXT straight to the C library would search after pqtls
+ * instead, and a wrapper loaded after pqtls would get its own function back.
+ */
+void *
+resolve_next(const char *name, const void *caller)
+{
+	loaded_object objs[MAX_OBJECTS];
+	object_list list = {objs, 0, MAX_OBJECTS};
+	int			from = -1;
+
+	dl_iterate_phdr(collect_object, &list);
+	for (int i = 0; i < list.n; i++)
+	{
+		if (object_contains(&objs[i], caller))
+		{
+			from = i;
+			break;
+		}
+	}
+	if (from < 0)
+		return real_dlsym(RTLD_NEXT, name);
+	return scan_after(&list, from, name);
+}
+
+/* ---- libpq copies --------------------------------------------------------- */
+
+typedef struct binding
+{
+	const char *name;
+	size_t		offset;
+	int			required;
+} binding;
+
+#define BIND(fn, req) {#fn, offsetof(pq_api, fn), req}
+
+static const binding bindings[] = {
+	BIND(PQconnectdb, 1), BIND(PQconnectdbParams, 1), BIND(PQsetdbLogin, 1),
+	BIND(PQconnectStart, 1), BIND(PQconnectStartParams, 1), BIND(PQconnectPoll, 1),
+	BIND(PQfinish, 1), BIND(PQping, 1), BIND(PQpingParams, 1), BIND(PQreset, 1),
+	BIND(PQresetStart, 1), BIND(PQresetPoll, 1),
+	BIND(PQconninfo, 1), BIND(PQconninfoParse, 1), BIND(PQconninfoFree, 1),
+	BIND(PQfreemem, 1), BIND(PQstatus, 1), BIND(PQerrorMessage, 1), BIND(PQhost, 1),
+	BIND(PQhostaddr, 0), BIND(PQport, 1), BIND(PQdb, 1), BIND(PQuser, 1),
+	BIND(PQsocket, 1), BIND(PQsslInUse, 0), BIND(PQsslAttribute, 0),
+	BIND(PQsslStruct, 0), BIND(PQlibVersion, 0),
+};
+
+static pq_api *
+find_copy(const void *base)
+{
+	int			n = atomic_load_explicit(&n_copies, memory_order_acquire);
+
+	for (int i = 0; i < n; i++)
+		if (copies[i]->base == base)
+			return copies[i];
+	return NULL;
+}
+
+/* Bind every function from the copy loaded at `info`; NULL when one is missing. */
+static pq_api *
+bind_copy(const Dl_info *info)
+{
+	pq_api	   *pq = calloc(1, sizeof(*pq));
+
+	if (pq == NULL)
+		return NULL;
+	pq->base = info->dli_fbase;
+	pq->handle = dlopen(info->dli_fname, RTLD_NOLOAD | RTLD_LAZY);
+	if (pq->handle == NULL)
+	{
+		free(pq);
+		return NULL;
+	}
+	strncpy(pq->path, info->dli_fname, sizeof(pq->path) - 1);
+	for (size_t i = 0; i < sizeof(bindings) / sizeof(bindings[0]); i++)
+	{
+		void	   *fn = real_dlsym(pq->handle, bindings[i].name);
+
+		if (fn != NULL && pqtls_owns(fn))
+			fn = NULL;
+		if (fn == NULL && bindings[i].required)
+		{
+			diag_once("bind", "%s lacks %s; connections through it are not recorded",
+					  pq->path, bindings[i].name);
+			dlclose(pq->handle);
+			free(pq);
+			return NULL;
+		}
+		memcpy((char *) pq + bindings[i].offset, &fn, sizeof(fn));
+	}
+	pq->version = pq->PQlibVersion ? pq->PQlibVersion() : 0;
+	return pq;
+}
+
+pq_api *
+pq_for_function(const void *fn)
+{
+	Dl_info		info;
+	pq_api	   *pq,
+			   *fresh;
+
+	if (fn == NULL || !dladdr(fn, &info) || info.dli_fname == NULL)
+		return NULL;
+	pq = find_copy(info.dli_fbase);
+	if (pq != NULL)
+		return pq;
+
+	/* Bind outside the lock (the loader is called), then publish. */
+	fresh = bind_copy(&info);
+	if (fresh == NULL)
+		return NULL;
+	pthread_mutex_lock(&lock);
+	pq = find_copy(info.dli_fbase);
+	if (pq == NULL && n_copies < MAX_COPIES)
+	{
+		copies[n_copies] = fresh;
+		atomic_store_explicit(&n_copies, n_copies + 1, memory_order_release);
+		pq = fresh;
+		fresh = NULL;
+	}
+	pthread_mutex_unlock(&lock);
+	if (fresh != NULL)
+	{
+		dlclose(fresh->handle);
+		free(fresh);
+	}
+	return pq;
+}
+
+void
+pq_note_dlsym_copy(pq_api *pq)
+{
+	atomic_store_explicit(&last_dlsym_copy, pq, memory_order_release);
+}
+
+/* libpq as the calling module sees it: its own scope holds its dependencies. */
+static void *
+libpq_in_caller_scope(const Dl_info *caller)
+{
+	void	   *h,
+			   *fn;
+
+	if (caller->dli_fname == NULL || caller->dli_fbase == own_base)
+		return NULL;
+	h = dlopen(caller->dli_fname, RTLD_NOLOAD | RTLD_LAZY);
+	if (h == NULL)
+		return NULL;
+	fn = real_dlsym(h, "PQconnectStart");
+	dlclose(h);
+	return fn != NULL && !pqtls_owns(fn) ? fn : NULL;
+}
+
+static void *
+libpq_anywhere(void)
+{
+	loaded_object objs[MAX_OBJECTS];
+	object_list list = {objs, 0, MAX_OBJECTS};
+
+	dl_iterate_phdr(collect_object, &list);
+	return scan_after(&list, -1, "PQconnectStart");
+}
+
+static pq_api *
+cached_for_caller(const void *base)
+{
+	int			n = atomic_load_explicit(&n_callers, memory_order_acquire);
+
+	for (int i = 0; i < n; i++)
+		if (atomic_load_explicit(&callers[i].base, memory_order_relaxed) == base)
+			return atomic_load_explicit(&callers[i].pq, memory_order_relaxed);
+	return NULL;
+}
+
+static void
+remember_caller(const void *base, pq_api *pq)
+{
+	pthread_mutex_lock(&lock);
+	if (cached_for_caller(base) == NULL && n_callers < MAX_CALLERS)
+	{
+		atomic_store_explicit(&callers[n_callers].base, base, memory_order_relaxed);
+		atomic_store_explicit(&callers[n_callers].pq, pq, memory_order_relaxed);
+		atomic_store_explicit(&n_callers, n_callers + 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+pq_api *
+pq_for_caller(const void *caller)
+{
+	Dl_info		info;
+	pq_api	   *pq;
+	void	   *fn;
+
+	pthread_once(&init_once, init_resolver);
+	if (!dladdr(caller, &info))
+		memset(&info, 0, sizeof(info));
+	pq = cached_for_caller(info.dli_fbase);
+	if (pq != NULL)
+		return pq;
+
+	fn = libpq_in_caller_scope(&info);
+	if (fn == NULL)
+		fn = real_dlsym(RTLD_NEXT, "PQconnectStart");
+	if (fn == NULL)
+	{
+		pq = atomic_load_explicit(&last_dlsym_copy, memory_order_acquire);
+		if (pq != NULL)
+			return pq;
+		fn = libpq_anywhere();
+	}
+	pq = pq_for_function(fn);
+	if (pq != NULL)
+		remember_caller(info.dli_fbase, pq);
+	return pq;
+}
+
+/* ---- the OpenSSL of a libpq copy ------------------------------------------ */
+
+static void *
+lookup_in_scope(void *handle, const char *name)
+{
+	void	   *fn = real_dlsym(handle, name);
+
+	/* SSL_connect is one of ours too; the table must hold OpenSSL's. */
+	return fn != NULL && !pqtls_owns(fn) ? fn : NULL;
+}
+
+/*
+ * libpq's own scope holds the libssl and libcrypto it was linked with, so a
+ * lookup through its handle finds exactly the OpenSSL that made its SSL objects.
+ * Functions a very old OpenSSL lacks stay NULL; each user checks what it needs.
+ */
+struct ossl *
+pq_ossl(pq_api *pq)
+{
+	ossl	   *o;
+	int			state = __atomic_load_n(&pq->ossl_state, __ATOMIC_ACQUIRE);
+
+	if (state != 0)
+		return state > 0 ? pq->ossl : NULL;
+	o = calloc(1, sizeof(*o));
+	if (o != NULL)
+		ossl_bind(o, lookup_in_scope, pq->handle);
+	pthread_mutex_lock(&lock);
+	if (pq->ossl_state == 0)
+	{
+		pq->ossl = o;
+		__atomic_store_n(&pq->ossl_state, o != NULL ? 1 : -1, __ATOMIC_RELEASE);
+		o = NULL;
+	}
+	pthread_mutex_unlock(&lock);
+	free(o);
+	return pq->ossl_state > 0 ? pq->ossl : NULL;
+}
