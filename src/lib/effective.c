@@ -32,13 +32,15 @@ nonempty(const char *s)
 	return s != NULL && s[0] != '\0';
 }
 
-/* The service libpq consults: service= in the call, else PGSERVICE (parseServiceInfo). */
+/*
+ * The service libpq consults: service= in the call, else PGSERVICE
+ * (parseServiceInfo). The PGconn does not keep it (its option has no field in
+ * struct pg_conn), so PQconninfo() cannot say; the call can.
+ */
 static const char *
-service_in_effect(const PQconninfoOption *opts)
+service_in_effect(const given *g)
 {
-	const char *s = option_value(opts, "service");
-
-	return nonempty(s) ? s : getenv("PGSERVICE");
+	return g != NULL && nonempty(g->service) ? g->service : getenv("PGSERVICE");
 }
 
 static bool
@@ -174,7 +176,7 @@ void
 effective_from_conn(effective *e, pq_api *pq, PGconn *conn, const given *g)
 {
 	PQconninfoOption *opts = pq->PQconninfo(conn);
-	const char *service = service_in_effect(opts);
+	const char *service = service_in_effect(g);
 	const char *hostlist = option_value(opts, "host");
 	const char *addr = pq->PQhostaddr ? pq->PQhostaddr(conn) : NULL;
 
