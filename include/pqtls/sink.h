@@ -4,10 +4,11 @@
  * seconds) and %%.
  *
  * One record is one write(2) of one whole line. Files are opened
- * O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC|O_NOFOLLOW with mode 0600, and reopened
- * lazily in a child after fork when the expanded path differs (%p).
+ * O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC|O_NOFOLLOW with mode 0600, at the first
+ * record (never at load), and reopened lazily in a child after fork, so that
+ * with %p the child writes to a file of its own.
  * An unusable destination gives one message naming PQTLS_LOG and falls back to
- * stderr, so no record is lost.
+ * stderr, so no record is lost.  Thread safe and fork safe.
  */
 #ifndef PQTLS_SINK_H
 #define PQTLS_SINK_H

@@ -260,8 +260,10 @@ static void
 say_open_failed(const char *path, int err)
 {
 	char		ebuf[128];
+	struct stat st;
 
-	if (err == ELOOP)
+	/* ELOOP also means a loop of links further up; name the usual case */
+	if (err == ELOOP && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
 		diag("PQTLS_LOG: cannot open \"%.512s\": it is a symbolic link, which "
 			 "pqtls does not follow; writing records to stderr", path);
 	else
