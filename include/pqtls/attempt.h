@@ -27,6 +27,8 @@ typedef struct given
 	bool		parsed;			/* the call's options could be read */
 	bool		sslmode;		/* sslmode, requiressl or a URI's ssl=true */
 	bool		sslrootcert;
+	char	   *sslmode_value;	/* the values given, malloc'ed, or NULL */
+	char	   *sslrootcert_value;
 	char	   *service;		/* service=..., malloc'ed, or NULL */
 	int			n_secrets;
 	char	   *secrets[MAX_SECRETS];	/* passwords to scrub from messages */

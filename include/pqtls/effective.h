@@ -41,4 +41,11 @@ void		effective_free(effective *e);
 char	   *effective_rootcert_file(const char *sslrootcert, int libpq_version, bool *is_system);
 const char *effective_verify(const char *sslmode, bool unix_socket, bool rootcert_exists);
 
+/*
+ * What `keyword` (sslmode or sslrootcert) would be for a call that said `g`,
+ * before enforce changes it: the call's value, else the service's, else the
+ * environment's, else libpq's default. Malloc'ed, NULL for no value.
+ */
+char	   *effective_unforced(const char *keyword, const given *g);
+
 #endif

@@ -182,11 +182,14 @@ static int
 move_above_stdio(int fd)
 {
 	int			moved;
+	int			save;
 
 	if (fd > 2)
 		return fd;
 	moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	save = errno;
 	close(fd);
+	errno = save;
 	return moved;
 }
 

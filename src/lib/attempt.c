@@ -7,6 +7,7 @@
 
 #include "pqtls/attempt.h"
 #include "pqtls/record.h"
+#include "pqtls/rehearse.h"
 
 /*
  * The recursion guard. libpq calls its own exported functions through its PLT
@@ -135,6 +136,7 @@ collect(attempt *a, PGconn *conn, record_data *d)
 static void
 emit(attempt *a, record_data *d)
 {
+	rehearse(a, d);
 	record_emit(a, d);
 	record_data_free(d);
 }

@@ -43,44 +43,75 @@ service_in_effect(const given *g)
 	return g != NULL && nonempty(g->service) ? g->service : getenv("PGSERVICE");
 }
 
-static bool
-service_defines(const char *service, const char *keyword)
-{
-	char	   *value = NULL;
-	int			found;
-
-	if (!nonempty(service))
-		return false;
-	found = service_lookup(service, keyword, &value);
-	free(value);
-	return found == 1;
-}
-
 /*
  * conninfo_add_defaults() fills what the call left unset: first from the service
- * file, then from the environment, then from the compiled-in default.
+ * file, then from the environment, then from the compiled-in default. Returns
+ * the source; *value (when value is not NULL) gets the value that layer holds,
+ * malloc'ed, or NULL for the compiled-in default.
  */
 static const char *
-source_of(const char *keyword, bool given_in_call, const char *service,
-		  const char *envvar)
+layer_of(const char *keyword, const char *given_value, bool given_in_call,
+		 const char *service, const char *envvar, char **value)
 {
 	const char *env;
+	char	   *from_service = NULL;
 
+	if (value != NULL)
+		*value = NULL;
 	if (given_in_call)
+	{
+		if (value != NULL && given_value != NULL)
+			*value = strdup(given_value);
 		return "conninfo";
-	if (service_defines(service, keyword))
+	}
+	if (nonempty(service) && service_lookup(service, keyword, &from_service) == 1)
+	{
+		if (value != NULL)
+			*value = from_service;
+		else
+			free(from_service);
 		return "service";
+	}
+	free(from_service);
 	env = getenv(envvar);
 	if (nonempty(env))
+	{
+		if (value != NULL)
+			*value = strdup(env);
 		return "env";
+	}
 	if (strcmp(keyword, "sslmode") == 0)
 	{
 		/* PGREQUIRESSL=1 means sslmode=require when PGSSLMODE is unset. */
 		env = getenv("PGREQUIRESSL");
 		if (env != NULL && env[0] == '1')
+		{
+			if (value != NULL)
+				*value = strdup("require");
 			return "env";
+		}
 	}
 	return "default";
+}
+
+static const char *
+source_of(const char *keyword, bool given_in_call, const char *service, const char *envvar)
+{
+	return layer_of(keyword, NULL, given_in_call, service, envvar, NULL);
+}
+
+char *
+effective_unforced(const char *keyword, const given *g)
+{
+	bool		is_mode = strcmp(keyword, "sslmode") == 0;
+	char	   *value = NULL;
+
+	layer_of(keyword, is_mode ? g->sslmode_value : g->sslrootcert_value,
+			 is_mode ? g->sslmode : g->sslrootcert, service_in_effect(g),
+			 is_mode ? "PGSSLMODE" : "PGSSLROOTCERT", &value);
+	if (value == NULL && is_mode)
+		value = strdup("prefer");	/* DefaultSSLMode */
+	return value;
 }
 
 /* pqGetHomeDirectory(): $HOME first since libpq 15, else the passwd entry. */

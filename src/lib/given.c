@@ -34,14 +34,33 @@ is_secret_keyword(const char *kw)
 
 /* Note one keyword=value the call gave (value non-empty, as libpq ignores empty ones). */
 static void
+replace(char **slot, const char *val)
+{
+	free(*slot);
+	*slot = strdup(val);
+}
+
+static void
 note_option(given *g, const char *kw, const char *val)
 {
 	if (kw == NULL || val == NULL || val[0] == '\0')
 		return;
-	if (strcmp(kw, "sslmode") == 0 || strcmp(kw, "requiressl") == 0)
+	if (strcmp(kw, "sslmode") == 0)
+	{
 		g->sslmode = true;
+		replace(&g->sslmode_value, val);
+	}
+	else if (strcmp(kw, "requiressl") == 0)
+	{
+		/* conninfo_storeval(): requiressl=1 is sslmode=require, anything else prefer. */
+		g->sslmode = true;
+		replace(&g->sslmode_value, val[0] == '1' ? "require" : "prefer");
+	}
 	else if (strcmp(kw, "sslrootcert") == 0)
+	{
 		g->sslrootcert = true;
+		replace(&g->sslrootcert_value, val);
+	}
 	else if (strcmp(kw, "service") == 0)
 	{
 		free(g->service);
@@ -205,6 +224,8 @@ given_copy(given *dst, const given *src)
 {
 	*dst = *src;
 	dst->service = src->service ? strdup(src->service) : NULL;
+	dst->sslmode_value = src->sslmode_value ? strdup(src->sslmode_value) : NULL;
+	dst->sslrootcert_value = src->sslrootcert_value ? strdup(src->sslrootcert_value) : NULL;
 	dst->n_secrets = 0;
 	for (int i = 0; i < src->n_secrets; i++)
 		given_add_secret(dst, src->secrets[i], strlen(src->secrets[i]));
@@ -214,6 +235,8 @@ void
 given_clear(given *g)
 {
 	free(g->service);
+	free(g->sslmode_value);
+	free(g->sslrootcert_value);
 	for (int i = 0; i < g->n_secrets; i++)
 		free(g->secrets[i]);
 	memset(g, 0, sizeof(*g));

@@ -11,11 +11,13 @@
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "pqtls/attempt.h"
 #include "pqtls/conns.h"
 #include "pqtls/diag.h"
 #include "pqtls/resolve.h"
+#include "pqtls/rewrite.h"
 
 #define PQTLS_EXPORT __attribute__((visibility("default")))
 #define CALLER() __builtin_return_address(0)
@@ -29,6 +31,31 @@ serving(const void *caller, const char *fn)
 		diag_once("no-libpq", "%s was called but no libpq with it is loaded in this process; "
 				  "returning libpq's failure value", fn);
 	return pq;
+}
+
+/*
+ * enforce: the call's own arguments turned into keyword arrays with the forced
+ * settings last (rewrite.h). False leaves the call as the program made it.
+ */
+static bool
+forced_string(attempt *a, rewritten *rw, const char *conninfo)
+{
+	memset(rw, 0, sizeof(*rw));
+	if (!rewrite_active(a) || !rewrite_string(rw, a->pq, conninfo))
+		return false;
+	rewrite_note_forced(a);
+	return true;
+}
+
+static bool
+forced_arrays(attempt *a, rewritten *rw, const char *const *keywords,
+			  const char *const *values, int expand_dbname)
+{
+	memset(rw, 0, sizeof(*rw));
+	if (!rewrite_active(a) || !rewrite_arrays(rw, a->pq, keywords, values, expand_dbname))
+		return false;
+	rewrite_note_forced(a);
+	return true;
 }
 
 /* A blocking connect: real call under the guard, then the record. */
@@ -49,6 +76,7 @@ PQconnectdb(const char *conninfo)
 			   *prev,
 				a;
 	pq_api	   *pq;
+	rewritten	rw;
 	PGconn	   *conn;
 
 	if (inner != NULL)
@@ -58,8 +86,12 @@ PQconnectdb(const char *conninfo)
 	attempt_init(&a, "PQconnectdb", pq);
 	given_from_string(&a.given, pq, conninfo);
 	prev = guard_enter(&a);
-	conn = pq->PQconnectdb(conninfo);
+	if (forced_string(&a, &rw, conninfo))
+		conn = pq->PQconnectdbParams(rw.keywords, rw.values, rw.expand_dbname);
+	else
+		conn = pq->PQconnectdb(conninfo);
 	guard_leave(prev);
+	rewritten_free(&rw);
 	return finish_blocking(&a, conn);
 }
 
@@ -70,6 +102,7 @@ PQconnectdbParams(const char *const *keywords, const char *const *values, int ex
 			   *prev,
 				a;
 	pq_api	   *pq;
+	rewritten	rw;
 	PGconn	   *conn;
 
 	if (inner != NULL)
@@ -79,8 +112,12 @@ PQconnectdbParams(const char *const *keywords, const char *const *values, int ex
 	attempt_init(&a, "PQconnectdbParams", pq);
 	given_from_arrays(&a.given, pq, keywords, values, expand_dbname);
 	prev = guard_enter(&a);
-	conn = pq->PQconnectdbParams(keywords, values, expand_dbname);
+	if (forced_arrays(&a, &rw, keywords, values, expand_dbname))
+		conn = pq->PQconnectdbParams(rw.keywords, rw.values, rw.expand_dbname);
+	else
+		conn = pq->PQconnectdbParams(keywords, values, expand_dbname);
 	guard_leave(prev);
+	rewritten_free(&rw);
 	return finish_blocking(&a, conn);
 }
 
@@ -92,6 +129,7 @@ PQsetdbLogin(const char *pghost, const char *pgport, const char *pgoptions,
 			   *prev,
 				a;
 	pq_api	   *pq;
+	rewritten	rw;
 	PGconn	   *conn;
 
 	if (inner != NULL)
@@ -101,8 +139,17 @@ PQsetdbLogin(const char *pghost, const char *pgport, const char *pgoptions,
 	attempt_init(&a, "PQsetdbLogin", pq);
 	given_from_setdb(&a.given, pq, dbName, pwd);
 	prev = guard_enter(&a);
-	conn = pq->PQsetdbLogin(pghost, pgport, pgoptions, pgtty, dbName, login, pwd);
+	memset(&rw, 0, sizeof(rw));
+	if (rewrite_active(&a) &&
+		rewrite_setdb(&rw, pq, pghost, pgport, pgoptions, dbName, login, pwd))
+	{
+		rewrite_note_forced(&a);
+		conn = pq->PQconnectdbParams(rw.keywords, rw.values, rw.expand_dbname);
+	}
+	else
+		conn = pq->PQsetdbLogin(pghost, pgport, pgoptions, pgtty, dbName, login, pwd);
 	guard_leave(prev);
+	rewritten_free(&rw);
 	return finish_blocking(&a, conn);
 }
 
@@ -133,6 +180,7 @@ PQconnectStart(const char *conninfo)
 			   *prev,
 			   *a;
 	pq_api	   *pq;
+	rewritten	rw;
 	PGconn	   *conn;
 
 	if (inner != NULL)
@@ -143,8 +191,12 @@ PQconnectStart(const char *conninfo)
 		return pq->PQconnectStart(conninfo);
 	given_from_string(&a->given, pq, conninfo);
 	prev = guard_enter(a);
-	conn = pq->PQconnectStart(conninfo);
+	if (forced_string(a, &rw, conninfo))
+		conn = pq->PQconnectStartParams(rw.keywords, rw.values, rw.expand_dbname);
+	else
+		conn = pq->PQconnectStart(conninfo);
 	guard_leave(prev);
+	rewritten_free(&rw);
 	return start_nonblocking(a, conn);
 }
 
@@ -155,6 +207,7 @@ PQconnectStartParams(const char *const *keywords, const char *const *values, int
 			   *prev,
 			   *a;
 	pq_api	   *pq;
+	rewritten	rw;
 	PGconn	   *conn;
 
 	if (inner != NULL)
@@ -165,8 +218,12 @@ PQconnectStartParams(const char *const *keywords, const char *const *values, int
 		return pq->PQconnectStartParams(keywords, values, expand_dbname);
 	given_from_arrays(&a->given, pq, keywords, values, expand_dbname);
 	prev = guard_enter(a);
-	conn = pq->PQconnectStartParams(keywords, values, expand_dbname);
+	if (forced_arrays(a, &rw, keywords, values, expand_dbname))
+		conn = pq->PQconnectStartParams(rw.keywords, rw.values, rw.expand_dbname);
+	else
+		conn = pq->PQconnectStartParams(keywords, values, expand_dbname);
 	guard_leave(prev);
+	rewritten_free(&rw);
 	return start_nonblocking(a, conn);
 }
 
@@ -265,6 +322,7 @@ PQping(const char *conninfo)
 			   *prev,
 				a;
 	pq_api	   *pq;
+	rewritten	rw;
 	PGPing		r;
 
 	if (inner != NULL)
@@ -275,8 +333,12 @@ PQping(const char *conninfo)
 	a.is_ping = true;
 	given_from_string(&a.given, pq, conninfo);
 	prev = guard_enter(&a);
-	r = pq->PQping(conninfo);
+	if (forced_string(&a, &rw, conninfo))
+		r = pq->PQpingParams(rw.keywords, rw.values, rw.expand_dbname);
+	else
+		r = pq->PQping(conninfo);
 	guard_leave(prev);
+	rewritten_free(&rw);
 	attempt_finish_ping(&a, r);
 	attempt_clear(&a);
 	return r;
@@ -289,6 +351,7 @@ PQpingParams(const char *const *keywords, const char *const *values, int expand_
 			   *prev,
 				a;
 	pq_api	   *pq;
+	rewritten	rw;
 	PGPing		r;
 
 	if (inner != NULL)
@@ -299,8 +362,12 @@ PQpingParams(const char *const *keywords, const char *const *values, int expand_
 	a.is_ping = true;
 	given_from_arrays(&a.given, pq, keywords, values, expand_dbname);
 	prev = guard_enter(&a);
-	r = pq->PQpingParams(keywords, values, expand_dbname);
+	if (forced_arrays(&a, &rw, keywords, values, expand_dbname))
+		r = pq->PQpingParams(rw.keywords, rw.values, rw.expand_dbname);
+	else
+		r = pq->PQpingParams(keywords, values, expand_dbname);
 	guard_leave(prev);
+	rewritten_free(&rw);
 	attempt_finish_ping(&a, r);
 	attempt_clear(&a);
 	return r;

@@ -1,0 +1,42 @@
+/*
+ * probe.h: a side TLS handshake with a PostgreSQL server, as libpq starts one:
+ * TCP, the SSLRequest, then TLS with the SNI libpq would send. No startup
+ * packet and no authentication: the server sees a client that went away.
+ * The whole probe is bounded by a time limit.
+ */
+#ifndef PQTLS_PROBE_H
+#define PQTLS_PROBE_H
+
+#include "pqtls/attempt.h"
+#include "pqtls/ossl.h"
+#include "pqtls/rehearsal.h"
+
+typedef struct probe_result
+{
+	reason		reason;			/* ok, unreachable, timeout, no-tls, handshake-failed */
+	char	   *detail;			/* set when reason is not ok */
+	char		address[64];	/* the address answered (or tried last) */
+	char		protocol[32];
+	char		cipher[96];
+	peer_chain	chain;
+} probe_result;
+
+/*
+ * Probe `host` (the name libpq was given; used for SNI unless it is an IP
+ * address) at `hostaddr` when given, else at the addresses `host` resolves to,
+ * port `port`. Returns r->reason.
+ */
+reason		probe_tls(const ossl *o, const char *host, const char *hostaddr,
+					  const char *port, long timeout_ms, probe_result *r);
+void		probe_result_free(probe_result *r);
+
+/*
+ * Does the server answer the SSLRequest with 'S'? The reply parser, exposed
+ * for the fuzzer: returns 1 for 'S', 0 for 'N', -1 for anything else.
+ */
+int			probe_parse_ssl_reply(const unsigned char *buf, size_t len);
+
+/* Is s an IP address the way libpq's is_ip_address() sees it (no SNI then)? */
+bool		probe_is_ip_address(const char *s);
+
+#endif

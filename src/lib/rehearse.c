@@ -1,0 +1,291 @@
+/*
+ * rehearse.c: dry_run and after_rotation verdicts (see rehearse.h).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uthash.h>
+
+#include "pqtls/bundle.h"
+#include "pqtls/diag.h"
+#include "pqtls/hostname.h"
+#include "pqtls/judge.h"
+#include "pqtls/probe.h"
+#include "pqtls/rehearse.h"
+
+/* ---- the side-handshake cache ------------------------------------------- */
+
+typedef struct probe_entry
+{
+	char	   *key;			/* host \n port \n bundle */
+	verdict    *verdict;
+	time_t		expires;
+	UT_hash_handle hh;
+} probe_entry;
+
+static probe_entry *probes;
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static unsigned long probe_count;
+
+static void
+lock_probes(void)
+{
+	pthread_mutex_lock(&probe_lock);
+}
+
+static void
+unlock_probes(void)
+{
+	pthread_mutex_unlock(&probe_lock);
+}
+
+static void
+register_atfork(void)
+{
+	pthread_atfork(lock_probes, unlock_probes, unlock_probes);
+}
+
+unsigned long
+rehearse_probe_count(void)
+{
+	return __atomic_load_n(&probe_count, __ATOMIC_RELAXED);
+}
+
+static verdict *
+verdict_copy(const verdict *v)
+{
+	return v ? verdict_new(v->bundle, v->pass, v->reason, v->method, v->detail) : NULL;
+}
+
+static verdict *
+cached_probe(const char *key)
+{
+	probe_entry *e;
+	verdict    *v = NULL;
+
+	lock_probes();
+	HASH_FIND_STR(probes, key, e);
+	if (e != NULL && e->expires > time(NULL))
+		v = verdict_copy(e->verdict);
+	unlock_probes();
+	return v;
+}
+
+static void
+remember_probe(const char *key, const verdict *v, long ttl)
+{
+	probe_entry *e,
+			   *old;
+
+	if (ttl <= 0 || v == NULL || (e = calloc(1, sizeof(*e))) == NULL)
+		return;
+	e->key = strdup(key);
+	e->verdict = verdict_copy(v);
+	e->expires = time(NULL) + ttl;
+	if (e->key == NULL || e->verdict == NULL)
+	{
+		free(e->key);
+		verdict_free(e->verdict);
+		free(e);
+		return;
+	}
+	lock_probes();
+	HASH_FIND_STR(probes, key, old);
+	if (old != NULL)
+		HASH_DEL(probes, old);
+	HASH_ADD_KEYPTR(hh, probes, e->key, strlen(e->key), e);
+	unlock_probes();
+	if (old != NULL)
+	{
+		free(old->key);
+		verdict_free(old->verdict);
+		free(old);
+	}
+}
+
+/*
+ * Where the program's own connection left no chain to judge (plaintext, or a
+ * failure before any certificate arrived), ask the server directly. The
+ * verdict is reused for the same host, port and bundle for PQTLS_CACHE_TTL.
+ */
+static verdict *
+probe_verdict(attempt *a, const effective *e, const bundle *b)
+{
+	const ossl *o = pq_ossl(a->pq);
+	probe_result pr;
+	verdict    *v;
+	char	   *key = NULL;
+
+	if (asprintf(&key, "%s\n%s\n%s\n%s", e->host ? e->host : "", e->hostaddr ? e->hostaddr : "",
+				 e->port ? e->port : "", b->path) < 0)
+		return NULL;
+	v = cached_probe(key);
+	if (v != NULL)
+	{
+		free(key);
+		return v;
+	}
+	__atomic_fetch_add(&probe_count, 1, __ATOMIC_RELAXED);
+	if (probe_tls(o, e->host, e->hostaddr, e->port, a->set->probe_timeout_ms, &pr) == REASON_OK ||
+		pr.chain.n > 0)
+		v = judge_verify_full(o, b, &pr.chain, e->host, METHOD_PROBE);
+	else
+		v = verdict_new(b->path, false, pr.reason, METHOD_PROBE, pr.detail);
+	probe_result_free(&pr);
+	remember_probe(key, v, a->set->cache_ttl);
+	free(key);
+	return v;
+}
+
+static bundle *
+setting_bundle(const char *variable, const char *path)
+{
+	bundle	   *b;
+
+	if (path == NULL)
+	{
+		diag_once(variable, "%s is not set; the rehearsal has no bundle to judge against",
+				  variable);
+		return NULL;
+	}
+	b = bundle_get(path);
+	if (b != NULL && b->error != NULL)
+		diag_once(variable, "%s: %s", variable, b->error);
+	return b;
+}
+
+static const peer_chain *
+chain_of(const attempt *a, const record_data *d)
+{
+	return d->tls.chain.n > 0 ? &d->tls.chain : &a->captured;
+}
+
+/* Would this connection pass sslmode=verify-full sslrootcert=$PQTLS_BUNDLE? */
+static verdict *
+dry_run(attempt *a, const record_data *d)
+{
+	const effective *e = &d->eff;
+	bundle	   *b = setting_bundle("PQTLS_BUNDLE", a->set->bundle);
+	const peer_chain *chain = chain_of(a, d);
+	verdict    *v;
+
+	if (b == NULL || b->error != NULL)
+		v = verdict_new(a->set->bundle, false, REASON_BUNDLE_UNUSABLE, METHOD_NONE,
+						b ? b->error : "PQTLS_BUNDLE is not set");
+	else if (strcmp(e->transport, "unix") == 0)
+		v = verdict_new(b->path, true, REASON_OK, METHOD_NONE,
+						"a Unix socket uses no TLS: sslmode does not apply");
+	else if (chain->n > 0)
+		v = judge_verify_full(pq_ossl(a->pq), b, chain, e->host, METHOD_CHAIN);
+	else
+		v = probe_verdict(a, e, b);
+	bundle_release(b);
+	return v;
+}
+
+/* ---- after_rotation ------------------------------------------------------ */
+
+static bool
+falls_back(const char *sslmode)
+{
+	return sslmode != NULL && (strcmp(sslmode, "prefer") == 0 || strcmp(sslmode, "allow") == 0);
+}
+
+static rotation *
+rotation_with(rotation_kind k, const char *fmt, const char *a, const char *b)
+{
+	char		detail[768];
+
+	snprintf(detail, sizeof(detail), fmt, a ? a : "", b ? b : "");
+	return rotation_new(k, detail);
+}
+
+/*
+ * Would the host name still match? The rotation changes the CA, not the names,
+ * so a verify-full connection whose host is not among the current certificate's
+ * names fails after the rotation as it fails now.
+ */
+static bool
+host_mismatch(const attempt *a, const record_data *d, char **detail)
+{
+	const peer_chain *chain = chain_of(a, d);
+	x509_cert  *leaf;
+	bool		mismatch = false;
+
+	*detail = NULL;
+	if (strcmp(d->eff.verify, "full") != 0 || chain->n == 0 || (leaf = malloc(sizeof(*leaf))) == NULL)
+		return false;
+	if (x509_parse(chain->cert[0].der, chain->cert[0].len, leaf) == 0)
+	{
+		mismatch = hostname_check(d->eff.host, leaf, detail) != HOST_MATCH;
+		x509_free(leaf);
+	}
+	free(leaf);
+	return mismatch;
+}
+
+/*
+ * After the servers move to PQTLS_NEW_CA: a connection that checks no
+ * certificate is unaffected; one whose root file holds a new CA (same subject,
+ * same key) is ready; otherwise libpq fails it, except that prefer and allow
+ * silently retry without TLS (downgrades). A root file that cannot be read
+ * fails every sslmode that reads it, now as after.
+ */
+static rotation *
+after_rotation(attempt *a, const record_data *d)
+{
+	const effective *e = &d->eff;
+	bundle	   *newca = setting_bundle("PQTLS_NEW_CA", a->set->new_ca),
+			   *root = NULL;
+	const bundle_cert *held = NULL;
+	rotation   *r;
+	char	   *why = NULL;
+
+	if (newca == NULL || newca->error != NULL)
+	{
+		bundle_release(newca);
+		return NULL;
+	}
+	if (strcmp(e->verify, "none") == 0)
+		r = rotation_with(ROTATION_UNAFFECTED, strcmp(e->transport, "unix") == 0 ?
+						  "a Unix socket uses no TLS%s%s" :
+						  "checks no certificate (sslmode=%s, no root file)%s", e->sslmode, NULL);
+	else
+	{
+		root = e->rootcert_file ? bundle_get(e->rootcert_file) : NULL;
+		if (root != NULL && root->error == NULL)
+			held = bundle_holds_any(root, newca);
+		if (held != NULL && !host_mismatch(a, d, &why))
+			r = rotation_with(ROTATION_READY, "%s holds the new CA \"%s\"", e->rootcert_file,
+							  held->subject);
+		else if (held != NULL)
+			r = rotation_with(falls_back(e->sslmode) ? ROTATION_DOWNGRADES : ROTATION_BREAKS,
+							  "%s%s", why, NULL);
+		else
+			r = rotation_with(falls_back(e->sslmode) ? ROTATION_DOWNGRADES : ROTATION_BREAKS,
+							  root == NULL || root->error != NULL ?
+							  "the root file %s cannot be used: %s" :
+							  "%s holds none of the new CAs%s",
+							  e->rootcert_file ? e->rootcert_file : "(none)",
+							  root && root->error ? root->error : "");
+	}
+	free(why);
+	bundle_release(root);
+	bundle_release(newca);
+	return r;
+}
+
+void
+rehearse(attempt *a, record_data *d)
+{
+	pthread_once(&atfork_once, register_atfork);
+	if (!d->have_effective)
+		return;
+	if (a->set->mode != PQTLS_OBSERVE)
+		d->dry_run = dry_run(a, d);
+	if (a->set->new_ca != NULL)
+		d->after_rotation = after_rotation(a, d);
+}
