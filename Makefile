@@ -21,7 +21,7 @@ VERSION := 0.1.0
 PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CPPFLAGS += -Iinclude -I$(PG_INCLUDE) -D_GNU_SOURCE -DPQTLS_VERSION='"$(VERSION)"'
+CPPFLAGS += -Iinclude -I$(PG_INCLUDE) -D_GNU_SOURCE -DPQTLS_VERSION='"$(VERSION)"' -DPQTLS_LIBDIR='"$(LIBDIR)"'
 CFLAGS  += -std=c11 $(OPT) $(WARN) $(SAN)
 
 # The interposer: position independent, everything hidden but the hooks, and no

@@ -20,4 +20,14 @@ int			cli_usage_error(const char *cmd, const char *fmt,...) __attribute__((forma
 /* Handle --help and --version for a command; returns -1 when neither was asked. */
 int			cli_common_flags(int argc, char **argv, const char *usage);
 
+/*
+ * The commands. Declared weak while they are being written, so the command line
+ * builds with those that exist; main.c lists only the ones linked in.
+ */
+int			cmd_run(int argc, char **argv) __attribute__((weak));
+int			cmd_report(int argc, char **argv) __attribute__((weak));
+int			cmd_probe(int argc, char **argv) __attribute__((weak));
+int			cmd_bundle(int argc, char **argv) __attribute__((weak));
+int			cmd_sessions(int argc, char **argv) __attribute__((weak));
+
 #endif

@@ -8,6 +8,11 @@
 #include "pqtls/cli.h"
 
 static const cli_command commands[] = {
+	{"run", "run a program under the interposer and summarise its connections", cmd_run},
+	{"report", "group records of many processes; exit 1 when anything would break", cmd_report},
+	{"probe", "a side verify-full handshake with a server: its chain and the verdict", cmd_probe},
+	{"bundle", "the certificates of CA bundles and trust stores, with their flaws", cmd_bundle},
+	{"sessions", "which sessions of a live server use TLS, and its TLS settings", cmd_sessions},
 	{NULL, NULL, NULL},
 };
 
@@ -16,7 +21,8 @@ print_usage(FILE *out)
 {
 	fprintf(out, "usage: pqtls COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
 	for (const cli_command *c = commands; c->name != NULL; c++)
-		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+		if (c->run != NULL)
+			fprintf(out, "  %-10s %s\n", c->name, c->summary);
 	fprintf(out, "\n`pqtls COMMAND --help` describes a command.\n");
 }
 
@@ -73,7 +79,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	for (const cli_command *c = commands; c->name != NULL; c++)
-		if (strcmp(argv[1], c->name) == 0)
+		if (c->run != NULL && strcmp(argv[1], c->name) == 0)
 			return c->run(argc - 1, argv + 1);
 	return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
 }
