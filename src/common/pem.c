@@ -47,6 +47,9 @@ der_element_size(const uint8_t *data, size_t len)
 		body = 0;
 		for (size_t i = 0; i < nbytes; i++)
 			body = (body << 8) | data[2 + i];
+		/* DER, as x509.c reads it: the long form only when needed, no leading zeros. */
+		if (data[2] == 0 || body < 0x80)
+			return 0;
 		hdr += nbytes;
 	}
 	if (body > len - hdr)
@@ -249,9 +252,10 @@ pem_next_cert(const char *text, size_t len, size_t *pos,
 		memcpy(marker + marker_len, PEM_DASHES, strlen(PEM_DASHES));
 		marker_len += strlen(PEM_DASHES);
 
-		endline = memmem(body, (size_t) (end - body), marker, marker_len);
+		/* Look for the END line only up to the next BEGIN: linear on any input. */
 		next = memmem(body, (size_t) (end - body), PEM_BEGIN, strlen(PEM_BEGIN));
-		if (endline == NULL || (next != NULL && next < endline))
+		endline = memmem(body, (size_t) ((next ? next : end) - body), marker, marker_len);
+		if (endline == NULL)
 		{
 			/* An unterminated block: resume at the next BEGIN, if any. */
 			*pos = next ? (size_t) (next - text) : len;

@@ -550,13 +550,17 @@ name_open(der_span name, der_cursor *rdns)
 	return 0;
 }
 
-/* The next RelativeDistinguishedName: a SET of at least one member. */
+/*
+ * The next RelativeDistinguishedName, a SET.  X.501 wants at least one
+ * member, but OpenSSL reads an empty SET and then ignores it (it has no
+ * entry to show or compare), and so do we.
+ */
 static int
 name_next_rdn(der_cursor *rdns, der_cursor *members)
 {
 	der_item	set;
 
-	if (der_expect(rdns, TAG_SET, &set) < 0 || set.len == 0)
+	if (der_expect(rdns, TAG_SET, &set) < 0)
 		return -1;
 	*members = der_enter(&set);
 	return 0;
@@ -598,6 +602,8 @@ name_to_string(der_span name, der_span *cn)
 
 		if (name_next_rdn(&rdns, &members) < 0)
 			goto fail;
+		if (members.n == 0)
+			continue;
 		if (!first_rdn)
 			buf_puts(&b, ", ");
 		first_rdn = false;
@@ -906,7 +912,14 @@ x509_name_key(der_span name, size_t *key_len)
 	{
 		der_cursor	members;
 
-		if (name_next_rdn(&rdns, &members) < 0 || !buf_put_rdn_key(&key, members))
+		if (name_next_rdn(&rdns, &members) < 0)
+		{
+			buf_free(&key);
+			return NULL;
+		}
+		if (members.n == 0)
+			continue;
+		if (!buf_put_rdn_key(&key, members))
 		{
 			buf_free(&key);
 			return NULL;

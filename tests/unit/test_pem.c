@@ -478,6 +478,7 @@ TEST(der_is_single_cert)
 	static const uint8_t not_tbs[] = {0x30, 0x03, 0x02, 0x01, 0x00};
 	static const uint8_t tiny[] = {0x30, 0x02, 0x30, 0x00};
 	static const uint8_t five_byte_len[] = {0x30, 0x85, 0x00, 0x00, 0x00, 0x00, 0x02, 0x30, 0x00};
+	static const uint8_t non_minimal[] = {0x30, 0x81, 0x02, 0x30, 0x00};
 
 	CHECK(cert != NULL);
 	if (cert == NULL)
@@ -496,6 +497,7 @@ TEST(der_is_single_cert)
 	CHECK(!der_is_single_cert(not_tbs, sizeof(not_tbs)));
 	CHECK(der_is_single_cert(tiny, sizeof(tiny)));
 	CHECK(!der_is_single_cert(five_byte_len, sizeof(five_byte_len)));
+	CHECK(!der_is_single_cert(non_minimal, sizeof(non_minimal)));
 	free(der);
 	free(cert);
 }

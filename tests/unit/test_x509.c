@@ -883,7 +883,18 @@ TEST(name_key_spot_checks)
 	uint8_t    *kb = x509_name_key(sb, &lb);
 	der_span	garbage = {(const uint8_t *) "\x30\x03\x31\x01\x00", 5};
 	der_span	trailing = {a, sa.len + 1};
+	/* OpenSSL reads an empty RDN and ignores it: "{}, CN=a" equals "CN=a", "{}" the empty Name. */
+	static const uint8_t with_empty[] = {0x30, 0x0E, 0x31, 0x00, 0x31, 0x0A, 0x30, 0x08, 0x06, 0x03,
+	0x55, 0x04, 0x03, 0x0C, 0x01, 0x61};
+	static const uint8_t without[] = {0x30, 0x0C, 0x31, 0x0A, 0x30, 0x08, 0x06, 0x03,
+	0x55, 0x04, 0x03, 0x0C, 0x01, 0x61};
+	der_span	s_with = {with_empty, sizeof(with_empty)};
+	der_span	s_without = {without, sizeof(without)};
 	der_span	empty_rdn = {(const uint8_t *) "\x30\x02\x31\x00", 4};
+	const unsigned char *p1 = with_empty;
+	const unsigned char *p2 = without;
+	X509_NAME  *n1 = d2i_X509_NAME(NULL, &p1, sizeof(with_empty));
+	X509_NAME  *n2 = d2i_X509_NAME(NULL, &p2, sizeof(without));
 
 	CHECK(ka != NULL && kb != NULL && la == lb && memcmp(ka, kb, la) == 0);
 	free(ka);
@@ -891,7 +902,17 @@ TEST(name_key_spot_checks)
 	CHECK(x509_name_key(garbage, &la) == NULL);
 	a[sa.len] = 0;
 	CHECK(x509_name_key(trailing, &la) == NULL);
-	CHECK(x509_name_key(empty_rdn, &la) == NULL);
+	CHECK(n1 != NULL && n2 != NULL && X509_NAME_cmp(n1, n2) == 0);
+	ka = x509_name_key(s_with, &la);
+	kb = x509_name_key(s_without, &lb);
+	CHECK(ka != NULL && kb != NULL && la == lb && memcmp(ka, kb, la) == 0);
+	free(ka);
+	free(kb);
+	ka = x509_name_key(empty_rdn, &la);
+	CHECK(ka != NULL && la == 0);
+	free(ka);
+	X509_NAME_free(n1);
+	X509_NAME_free(n2);
 	sa.p = NULL;
 	CHECK(x509_name_key(sa, &la) == NULL);
 }
