@@ -73,7 +73,8 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(patsubst src/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC)) -lssl -lcrypto
 
 # Small real libpq programs the integration tests drive.
-$(BUILD)/tests/%: tests/helpers/%.c
+# Some helpers include src/common files directly, so they depend on them too.
+$(BUILD)/tests/%: tests/helpers/%.c $(COMMON_SRC) $(wildcard include/pqtls/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -pthread -o $@ $< -lpq
 

@@ -29,7 +29,7 @@ enum x509_san_type
 typedef struct x509_san
 {
 	enum x509_san_type type;
-	const uint8_t *value;		/* DNS: IA5String bytes (may hold NUL); IP: 4 or 16 bytes */
+	const uint8_t *value;		/* DNS: IA5String bytes (may hold NUL); IP: the octets (4 or 16 when well formed) */
 	size_t		len;
 } x509_san;
 

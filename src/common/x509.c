@@ -1267,8 +1267,11 @@ parse_subject_alt_name(der_cursor value, x509_cert *out)
 			continue;
 		if (gn.tag == TAG_GN_DNS)
 			out->san[out->n_san].type = SAN_DNS;
-		else if (gn.tag == TAG_GN_IP && (gn.len == 4 || gn.len == 16))
+		else if (gn.tag == TAG_GN_IP)
+		{
+			/* Kept whatever its length: libpq fails a certificate with a bad one. */
 			out->san[out->n_san].type = SAN_IP;
+		}
 		else
 			continue;
 		out->san[out->n_san].value = gn.val;

@@ -12,7 +12,7 @@ The clients (CLIENTS below) and how each reaches libpq:
     psycopg2                   dlopen()ed extension (RTLD_LOCAL) PQconnectdb
     psycopg 3 (pure Python)    ctypes: dlsym() on libpq's handle PQconnectStart + PQconnectPoll
     Perl DBD::Pg               dlopen()ed extension            PQconnectdb
-    PHP pgsql (pg_connect)     dlopen()ed extension            PQconnectdb  (see PHP_DEEPBIND)
+    PHP pgsql (pg_connect)     dlopen()ed extension            PQconnectdb  (RTLD_DEEPBIND: src/lib/deepbind.c)
     Ruby pg 1.4                dlopen()ed extension            PQconnectStart + PQconnectPoll
 
 The settings (SETTINGS below), each a set of connection parameters plus environment:
@@ -142,17 +142,6 @@ def pgbench_stdout(text):
     return "".join(line for line in text.splitlines(True) if not _PGBENCH_TIMING.match(line))
 
 
-# PHP loads its extensions with dlopen(RTLD_LAZY | RTLD_GLOBAL | RTLD_DEEPBIND) (0x109, seen
-# with gdb on dlopen). RTLD_DEEPBIND makes pgsql.so bind PQconnectdb to libpq itself, ahead of
-# the global scope where LD_PRELOAD puts the hooks (LD_DEBUG=bindings: "binding file
-# .../pgsql.so to /lib/x86_64-linux-gnu/libpq.so.5: normal symbol `PQconnectdb'"), so
-# pqtls never sees PHP's connections and writes no record. The program itself works
-# unchanged, which the test still asserts; only the record check is expected to fail.
-PHP_DEEPBIND = pytest.mark.xfail(
-    raises=MissingRecords, strict=True,
-    reason="library bug: PHP dlopen()s pgsql.so with RTLD_DEEPBIND, which bypasses the "
-           "LD_PRELOAD hooks: no record for pg_connect")
-
 CLIENTS = [
     Client("psql", "PQconnectdbParams", psql),
     Client("pg_isready", "PQpingParams", pg_isready, prints_query=False),
@@ -167,7 +156,7 @@ CLIENTS = [
     # and PQconnectPoll, even for a blocking psycopg.connect().
     Client("psycopg3", "PQconnectStart", psycopg3, env={"PSYCOPG_IMPL": "python"}),
     Client("perl-DBD-Pg", "PQconnectdb", perl_dbd_pg),
-    Client("php-pgsql", "PQconnectdb", php_pgsql, marks=(PHP_DEEPBIND,)),
+    Client("php-pgsql", "PQconnectdb", php_pgsql),
     # Ruby pg 1.4 (PG::Connection.connect_to_hosts in pg/connection.rb) does not use
     # PQconnectStartParams: it merges PQconndefaults() into its options, resolves host
     # names into hostaddr itself, and hands the result to PQconnectStart as one string,

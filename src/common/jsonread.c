@@ -1,0 +1,926 @@
+/*
+ * jsonread.c: a small, strict JSON reader (see jsonread.h).
+ *
+ * One pass over the text, without recursion: an explicit stack of the open
+ * containers (JSR_MAX_DEPTH deep) and a state that says what may come next.
+ * Every read of the text is guarded by the length, so truncated or hostile
+ * input ends in an error, never outside the buffer.  Strings are checked
+ * completely while they are scanned (escapes, surrogate pairs, UTF-8), so that
+ * unescaping later cannot fail and always yields valid UTF-8.
+ */
+#include "pqtls/jsonread.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSR_INITIAL_TOKENS 64
+
+/*
+ * Bytes a string can hold as they are: everything from 0x20 to 0x7F except
+ * the quote and the backslash.  Controls, the two specials and every byte of
+ * a multi-byte UTF-8 sequence need a closer look.
+ */
+static const uint8_t plain_string_byte[256] = {
+	['\x20'] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x20-0x2F, no '"' */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x30-0x3F */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x40-0x4F */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x50-0x5F, no '\\' */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x60-0x6F */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x70-0x7F */
+};
+
+static inline bool
+is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static inline bool
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Four hex digits at s[i ..]: the code unit, -1 when one is not a hex digit,
+ * -2 when the text ends first.
+ */
+static long
+hex4(const unsigned char *s, size_t n, size_t i)
+{
+	long		v = 0;
+
+	for (size_t k = 0; k < 4; k++)
+	{
+		int			h;
+
+		if (i + k >= n)
+			return -2;
+		h = hex_value(s[i + k]);
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at s[0] (s[0] >= 0x80, n >= 1
+ * bytes available), or 0 when it is not one: Table 3-7 of the Unicode
+ * standard, so no overlong forms, no surrogates, nothing above U+10FFFF.
+ */
+static size_t
+utf8_length(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80,
+				hi = 0xBF;
+	size_t		trail;
+
+	if (c >= 0xC2 && c <= 0xDF)
+		trail = 1;
+	else if (c == 0xE0)
+	{
+		trail = 2;
+		lo = 0xA0;
+	}
+	else if (c == 0xED)
+	{
+		trail = 2;
+		hi = 0x9F;
+	}
+	else if (c >= 0xE1 && c <= 0xEF)
+		trail = 2;
+	else if (c == 0xF0)
+	{
+		trail = 3;
+		lo = 0x90;
+	}
+	else if (c >= 0xF1 && c <= 0xF3)
+		trail = 3;
+	else if (c == 0xF4)
+	{
+		trail = 3;
+		hi = 0x8F;
+	}
+	else
+		return 0;
+	if (n <= trail)
+		return 0;
+	for (size_t i = 1; i <= trail; i++)
+	{
+		if (s[i] < lo || s[i] > hi)
+			return 0;
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	return trail + 1;
+}
+
+void
+jsr_init(jsr_doc *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void
+jsr_free(jsr_doc *d)
+{
+	free(d->tok);
+	jsr_init(d);
+}
+
+const char *
+jsr_strerror(int error)
+{
+	switch ((jsr_error) error)
+	{
+		case JSR_OK:
+			return "valid JSON";
+		case JSR_E_EMPTY:
+			return "no JSON value";
+		case JSR_E_END:
+			return "unexpected end of text (truncated?)";
+		case JSR_E_CHAR:
+			return "unexpected character";
+		case JSR_E_ESCAPE:
+			return "invalid escape in a string";
+		case JSR_E_SURROGATE:
+			return "unpaired surrogate in a \\u escape";
+		case JSR_E_UTF8:
+			return "invalid UTF-8";
+		case JSR_E_CONTROL:
+			return "control character in a string";
+		case JSR_E_NUMBER:
+			return "invalid number";
+		case JSR_E_DEPTH:
+			return "nested too deep";
+		case JSR_E_TRAILING:
+			return "text after the JSON value";
+		case JSR_E_TOO_LONG:
+			return "text too long";
+		case JSR_E_NOMEM:
+			return "out of memory";
+	}
+	return "invalid JSON";
+}
+
+/* A new token at the end of the array; -1 when it cannot grow. */
+static int
+new_token(jsr_doc *d, jsr_type type, size_t start)
+{
+	jsr_token  *t;
+
+	if (d->ntok == d->cap)
+	{
+		uint32_t	cap = d->cap ? d->cap * 2 : JSR_INITIAL_TOKENS;
+		jsr_token  *p;
+
+		if (d->cap > UINT32_MAX / 2)
+			return -1;
+		p = realloc(d->tok, (size_t) cap * sizeof(jsr_token));
+		if (p == NULL)
+			return -1;
+		d->tok = p;
+		d->cap = cap;
+	}
+	t = &d->tok[d->ntok];
+	t->start = (uint32_t) start;
+	t->len = 0;
+	t->next = d->ntok + 1;
+	t->count = 0;
+	t->type = (uint8_t) type;
+	t->escaped = 0;
+	return (int) d->ntok++;
+}
+
+/*
+ * The string whose opening quote is at s[*pos - 1]: checks it and leaves
+ * *pos on the closing quote.  Returns 0 or a jsr_error, *pos then on the
+ * offending byte.
+ */
+static int
+scan_string(const unsigned char *s, size_t n, size_t *pos, bool *escaped)
+{
+	size_t		i = *pos;
+
+	for (;;)
+	{
+		unsigned char c;
+
+		while (i < n && plain_string_byte[s[i]])
+			i++;
+		*pos = i;
+		if (i >= n)
+			return JSR_E_END;
+		c = s[i];
+		if (c == '"')
+			return 0;
+		if (c == '\\')
+		{
+			long		u,
+						lo;
+
+			*escaped = true;
+			if (i + 1 >= n)
+				return JSR_E_END;
+			switch (s[i + 1])
+			{
+				case '"':
+				case '\\':
+				case '/':
+				case 'b':
+				case 'f':
+				case 'n':
+				case 'r':
+				case 't':
+					i += 2;
+					continue;
+				case 'u':
+					break;
+				default:
+					*pos = i + 1;
+					return JSR_E_ESCAPE;
+			}
+			u = hex4(s, n, i + 2);
+			if (u < 0)
+				return u == -2 ? JSR_E_END : JSR_E_ESCAPE;
+			if (u >= 0xDC00 && u <= 0xDFFF)
+				return JSR_E_SURROGATE;
+			if (u < 0xD800 || u > 0xDBFF)
+			{
+				i += 6;
+				continue;
+			}
+			/* A high surrogate: the low one must follow at once. */
+			if (i + 6 >= n || (s[i + 6] == '\\' && i + 7 >= n))
+				return JSR_E_END;
+			if (s[i + 6] != '\\' || s[i + 7] != 'u')
+				return JSR_E_SURROGATE;
+			lo = hex4(s, n, i + 8);
+			if (lo < 0)
+				return lo == -2 ? JSR_E_END : JSR_E_ESCAPE;
+			if (lo < 0xDC00 || lo > 0xDFFF)
+				return JSR_E_SURROGATE;
+			i += 12;
+			continue;
+		}
+		if (c < 0x20)
+			return JSR_E_CONTROL;
+		/* c >= 0x80: one whole UTF-8 character. */
+		{
+			size_t		k = utf8_length(s + i, n - i);
+
+			if (k == 0)
+				return JSR_E_UTF8;
+			i += k;
+		}
+	}
+}
+
+/* The number that starts at s[*pos]; leaves *pos after it. */
+static int
+scan_number(const unsigned char *s, size_t n, size_t *pos)
+{
+	size_t		i = *pos;
+
+	if (s[i] == '-')
+		i++;
+	if (i >= n)
+		goto end;
+	if (s[i] == '0')
+		i++;
+	else if (s[i] >= '1' && s[i] <= '9')
+		while (i < n && is_digit(s[i]))
+			i++;
+	else
+		goto bad;
+	if (i < n && s[i] == '.')
+	{
+		i++;
+		if (i >= n)
+			goto end;
+		if (!is_digit(s[i]))
+			goto bad;
+		while (i < n && is_digit(s[i]))
+			i++;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E'))
+	{
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= n)
+			goto end;
+		if (!is_digit(s[i]))
+			goto bad;
+		while (i < n && is_digit(s[i]))
+			i++;
+	}
+	/* "01", "1.2.3", "1e5e5": a number that goes on is not a number. */
+	if (i < n && (is_digit(s[i]) || s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
+		goto bad;
+	*pos = i;
+	return 0;
+end:
+	*pos = i;
+	return JSR_E_END;
+bad:
+	*pos = i;
+	return JSR_E_NUMBER;
+}
+
+/* true, false or null at s[*pos]; leaves *pos after it. */
+static int
+scan_literal(const unsigned char *s, size_t n, size_t *pos, jsr_type *type)
+{
+	static const struct
+	{
+		const char *word;
+		size_t		len;
+		jsr_type	type;
+	}			words[] = {
+		{"true", 4, JSR_TRUE},
+		{"false", 5, JSR_FALSE},
+		{"null", 4, JSR_NULL},
+	};
+	size_t		i = *pos;
+
+	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++)
+	{
+		size_t		have = n - i < words[w].len ? n - i : words[w].len;
+
+		if (s[i] != (unsigned char) words[w].word[0])
+			continue;
+		if (memcmp(s + i, words[w].word, have) != 0)
+			break;
+		if (have < words[w].len)
+		{
+			*pos = n;
+			return JSR_E_END;
+		}
+		i += words[w].len;
+		/* "nullx", "true1": letters run on. */
+		if (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+					  is_digit(s[i])))
+		{
+			*pos = i;
+			return JSR_E_CHAR;
+		}
+		*pos = i;
+		*type = words[w].type;
+		return 0;
+	}
+	return JSR_E_CHAR;
+}
+
+typedef enum
+{
+	WANT_VALUE,					/* a value (top level, after ':' or ',' in an array) */
+	WANT_VALUE_OR_CLOSE,		/* just after '[' */
+	WANT_KEY,					/* after ',' in an object */
+	WANT_KEY_OR_CLOSE,			/* just after '{' */
+	WANT_COLON,					/* after a key */
+	WANT_COMMA_OR_CLOSE,		/* after a value (at depth 0: only whitespace) */
+} parse_state;
+
+static int
+fail(jsr_doc *d, int error, size_t at)
+{
+	d->error = error;
+	d->error_at = at;
+	d->ntok = 0;
+	return error;
+}
+
+int
+jsr_parse(jsr_doc *d, const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *) text;
+	size_t		n = len;
+	size_t		i = 0;
+	uint32_t	stack[JSR_MAX_DEPTH];
+	int			depth = 0;
+	parse_state st = WANT_VALUE;
+
+	d->text = text;
+	d->len = len;
+	d->ntok = 0;
+	d->error = 0;
+	d->error_at = 0;
+	if (len > JSR_MAX_LEN)
+		return fail(d, JSR_E_TOO_LONG, 0);
+
+	for (;;)
+	{
+		unsigned char c;
+		int			t;
+
+		while (i < n && is_ws(s[i]))
+			i++;
+		if (i >= n)
+		{
+			if (depth == 0 && st == WANT_COMMA_OR_CLOSE)
+				break;
+			return fail(d, d->ntok == 0 && st == WANT_VALUE ? JSR_E_EMPTY : JSR_E_END, i);
+		}
+		c = s[i];
+
+		switch (st)
+		{
+			case WANT_COLON:
+				if (c != ':')
+					return fail(d, JSR_E_CHAR, i);
+				i++;
+				st = WANT_VALUE;
+				continue;
+
+			case WANT_COMMA_OR_CLOSE:
+				{
+					jsr_token  *top;
+
+					if (depth == 0)
+						return fail(d, JSR_E_TRAILING, i);
+					top = &d->tok[stack[depth - 1]];
+					if (c == ',')
+					{
+						i++;
+						st = top->type == JSR_OBJECT ? WANT_KEY : WANT_VALUE;
+						continue;
+					}
+					if ((c == '}' && top->type == JSR_OBJECT) || (c == ']' && top->type == JSR_ARRAY))
+						goto close;
+					return fail(d, JSR_E_CHAR, i);
+				}
+
+			case WANT_KEY_OR_CLOSE:
+			case WANT_KEY:
+				if (c == '}' && st == WANT_KEY_OR_CLOSE)
+					goto close;
+				if (c != '"')
+					return fail(d, JSR_E_CHAR, i);
+				{
+					bool		escaped = false;
+					size_t		start = i + 1;
+					int			err;
+
+					i = start;
+					err = scan_string(s, n, &i, &escaped);
+					if (err)
+						return fail(d, err, i);
+					t = new_token(d, JSR_STRING, start);
+					if (t < 0)
+						return fail(d, JSR_E_NOMEM, start);
+					d->tok[t].len = (uint32_t) (i - start);
+					d->tok[t].escaped = escaped;
+					d->tok[stack[depth - 1]].count++;
+					i++;
+					st = WANT_COLON;
+				}
+				continue;
+
+			case WANT_VALUE_OR_CLOSE:
+				if (c == ']')
+					goto close;
+				/* FALLTHROUGH */
+			case WANT_VALUE:
+				break;
+		}
+
+		/* A value starts at s[i]. */
+		if (depth > 0 && d->tok[stack[depth - 1]].type == JSR_ARRAY)
+			d->tok[stack[depth - 1]].count++;
+		if (c == '{' || c == '[')
+		{
+			if (depth >= JSR_MAX_DEPTH)
+				return fail(d, JSR_E_DEPTH, i);
+			t = new_token(d, c == '{' ? JSR_OBJECT : JSR_ARRAY, i);
+			if (t < 0)
+				return fail(d, JSR_E_NOMEM, i);
+			stack[depth++] = (uint32_t) t;
+			i++;
+			st = c == '{' ? WANT_KEY_OR_CLOSE : WANT_VALUE_OR_CLOSE;
+			continue;
+		}
+		if (c == '"')
+		{
+			bool		escaped = false;
+			size_t		start = i + 1;
+			int			err;
+
+			i = start;
+			err = scan_string(s, n, &i, &escaped);
+			if (err)
+				return fail(d, err, i);
+			t = new_token(d, JSR_STRING, start);
+			if (t < 0)
+				return fail(d, JSR_E_NOMEM, start);
+			d->tok[t].len = (uint32_t) (i - start);
+			d->tok[t].escaped = escaped;
+			i++;
+		}
+		else if (c == '-' || is_digit(c))
+		{
+			size_t		start = i;
+			int			err = scan_number(s, n, &i);
+
+			if (err)
+				return fail(d, err, i);
+			t = new_token(d, JSR_NUMBER, start);
+			if (t < 0)
+				return fail(d, JSR_E_NOMEM, start);
+			d->tok[t].len = (uint32_t) (i - start);
+		}
+		else
+		{
+			size_t		start = i;
+			jsr_type	type = JSR_NONE;
+			int			err = scan_literal(s, n, &i, &type);
+
+			if (err)
+				return fail(d, err, i);
+			t = new_token(d, type, start);
+			if (t < 0)
+				return fail(d, JSR_E_NOMEM, start);
+			d->tok[t].len = (uint32_t) (i - start);
+		}
+		st = WANT_COMMA_OR_CLOSE;
+		continue;
+
+close:
+		{
+			jsr_token  *top = &d->tok[stack[--depth]];
+
+			top->next = d->ntok;
+			top->len = (uint32_t) (i + 1 - top->start);
+			i++;
+			st = WANT_COMMA_OR_CLOSE;
+		}
+	}
+	return 0;
+}
+
+static inline const jsr_token *
+token(const jsr_doc *d, int t)
+{
+	if (t < 0 || (uint32_t) t >= d->ntok || d->error != 0)
+		return NULL;
+	return &d->tok[t];
+}
+
+jsr_type
+jsr_type_of(const jsr_doc *d, int t)
+{
+	const jsr_token *k = token(d, t);
+
+	return k ? (jsr_type) k->type : JSR_NONE;
+}
+
+bool
+jsr_is_null(const jsr_doc *d, int t)
+{
+	return jsr_type_of(d, t) == JSR_NULL;
+}
+
+bool
+jsr_is_bool(const jsr_doc *d, int t)
+{
+	jsr_type	y = jsr_type_of(d, t);
+
+	return y == JSR_TRUE || y == JSR_FALSE;
+}
+
+bool
+jsr_is_number(const jsr_doc *d, int t)
+{
+	return jsr_type_of(d, t) == JSR_NUMBER;
+}
+
+bool
+jsr_is_string(const jsr_doc *d, int t)
+{
+	return jsr_type_of(d, t) == JSR_STRING;
+}
+
+bool
+jsr_is_object(const jsr_doc *d, int t)
+{
+	return jsr_type_of(d, t) == JSR_OBJECT;
+}
+
+bool
+jsr_is_array(const jsr_doc *d, int t)
+{
+	return jsr_type_of(d, t) == JSR_ARRAY;
+}
+
+bool
+jsr_get_bool(const jsr_doc *d, int t, bool *out)
+{
+	jsr_type	y = jsr_type_of(d, t);
+
+	if (y != JSR_TRUE && y != JSR_FALSE)
+		return false;
+	*out = y == JSR_TRUE;
+	return true;
+}
+
+bool
+jsr_get_int(const jsr_doc *d, int t, long long *out)
+{
+	const jsr_token *k = token(d, t);
+	const char *p;
+	size_t		i = 0;
+	bool		neg = false;
+	unsigned long long v = 0;
+	unsigned long long limit;
+
+	if (k == NULL || k->type != JSR_NUMBER)
+		return false;
+	p = d->text + k->start;
+	if (p[0] == '-')
+	{
+		neg = true;
+		i = 1;
+	}
+	limit = neg ? (unsigned long long) LLONG_MAX + 1 : (unsigned long long) LLONG_MAX;
+	for (; i < k->len; i++)
+	{
+		unsigned	digit;
+
+		if (!is_digit((unsigned char) p[i]))
+			return false;		/* a fraction or an exponent */
+		digit = (unsigned) (p[i] - '0');
+		if (v > (limit - digit) / 10)
+			return false;
+		v = v * 10 + digit;
+	}
+	if (neg)
+		*out = v == (unsigned long long) LLONG_MAX + 1 ? LLONG_MIN : -(long long) v;
+	else
+		*out = (long long) v;
+	return true;
+}
+
+int
+jsr_first(const jsr_doc *d, int container)
+{
+	const jsr_token *k = token(d, container);
+
+	if (k == NULL || (k->type != JSR_OBJECT && k->type != JSR_ARRAY) || k->count == 0)
+		return -1;
+	return container + 1;
+}
+
+int
+jsr_next(const jsr_doc *d, int container, int child)
+{
+	const jsr_token *k = token(d, container);
+	uint32_t	n;
+
+	if (k == NULL || child <= container || (uint32_t) child >= k->next)
+		return -1;
+	if (k->type == JSR_OBJECT)
+	{
+		if ((uint32_t) child + 1 >= k->next)
+			return -1;
+		n = d->tok[child + 1].next;
+	}
+	else if (k->type == JSR_ARRAY)
+		n = d->tok[child].next;
+	else
+		return -1;
+	return n < k->next ? (int) n : -1;
+}
+
+/*
+ * One step of unescaping a (checked) string: the bytes that raw[*i ..]
+ * stands for go to out (at most 4), *i moves past them.  Plain bytes come one
+ * by one; callers copy runs of them themselves where it matters.
+ */
+static size_t
+unescape_step(const unsigned char *raw, size_t *i, unsigned char out[4])
+{
+	size_t		k = *i;
+	unsigned long cp;
+
+	if (raw[k] != '\\')
+	{
+		out[0] = raw[k];
+		*i = k + 1;
+		return 1;
+	}
+	switch (raw[k + 1])
+	{
+		case 'b':
+			out[0] = '\b';
+			break;
+		case 'f':
+			out[0] = '\f';
+			break;
+		case 'n':
+			out[0] = '\n';
+			break;
+		case 'r':
+			out[0] = '\r';
+			break;
+		case 't':
+			out[0] = '\t';
+			break;
+		case 'u':
+			cp = (unsigned long) hex4(raw, k + 6, k + 2);
+			*i = k + 6;
+			if (cp >= 0xD800 && cp <= 0xDBFF)
+			{
+				unsigned long lo = (unsigned long) hex4(raw, k + 12, k + 8);
+
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+				*i = k + 12;
+			}
+			if (cp < 0x80)
+			{
+				out[0] = (unsigned char) cp;
+				return 1;
+			}
+			if (cp < 0x800)
+			{
+				out[0] = (unsigned char) (0xC0 | (cp >> 6));
+				out[1] = (unsigned char) (0x80 | (cp & 0x3F));
+				return 2;
+			}
+			if (cp < 0x10000)
+			{
+				out[0] = (unsigned char) (0xE0 | (cp >> 12));
+				out[1] = (unsigned char) (0x80 | ((cp >> 6) & 0x3F));
+				out[2] = (unsigned char) (0x80 | (cp & 0x3F));
+				return 3;
+			}
+			out[0] = (unsigned char) (0xF0 | (cp >> 18));
+			out[1] = (unsigned char) (0x80 | ((cp >> 12) & 0x3F));
+			out[2] = (unsigned char) (0x80 | ((cp >> 6) & 0x3F));
+			out[3] = (unsigned char) (0x80 | (cp & 0x3F));
+			return 4;
+		default:
+			/* '"', '\\' and '/' stand for themselves. */
+			out[0] = raw[k + 1];
+			break;
+	}
+	*i = k + 2;
+	return 1;
+}
+
+size_t
+jsr_string(const jsr_doc *d, int t, char *buf, size_t size)
+{
+	const jsr_token *k = token(d, t);
+	const unsigned char *raw;
+	size_t		total = 0,
+				i = 0;
+
+	if (k == NULL || k->type != JSR_STRING)
+	{
+		if (size > 0)
+			buf[0] = '\0';
+		return (size_t) -1;
+	}
+	raw = (const unsigned char *) d->text + k->start;
+	if (!k->escaped)
+	{
+		if (size > 0)
+		{
+			size_t		c = k->len < size - 1 ? k->len : size - 1;
+
+			memcpy(buf, raw, c);
+			buf[c] = '\0';
+		}
+		return k->len;
+	}
+	while (i < k->len)
+	{
+		unsigned char piece[4];
+		size_t		m;
+
+		/* A run of plain bytes at once. */
+		if (raw[i] != '\\')
+		{
+			const unsigned char *bs = memchr(raw + i, '\\', k->len - i);
+			size_t		run = bs ? (size_t) (bs - raw) - i : k->len - i;
+
+			if (size > 0 && total < size - 1)
+			{
+				size_t		c = run < size - 1 - total ? run : size - 1 - total;
+
+				memcpy(buf + total, raw + i, c);
+			}
+			total += run;
+			i += run;
+			continue;
+		}
+		m = unescape_step(raw, &i, piece);
+		for (size_t j = 0; j < m; j++, total++)
+			if (size > 0 && total < size - 1)
+				buf[total] = (char) piece[j];
+	}
+	if (size > 0)
+		buf[total < size - 1 ? total : size - 1] = '\0';
+	return total;
+}
+
+size_t
+jsr_string_len(const jsr_doc *d, int t)
+{
+	return jsr_string(d, t, NULL, 0);
+}
+
+bool
+jsr_string_eq(const jsr_doc *d, int t, const char *s, size_t n)
+{
+	const jsr_token *k = token(d, t);
+	const unsigned char *raw;
+	size_t		i = 0,
+				at = 0;
+
+	if (k == NULL || k->type != JSR_STRING)
+		return false;
+	raw = (const unsigned char *) d->text + k->start;
+	if (!k->escaped)
+		return k->len == n && memcmp(raw, s, n) == 0;
+	/* Unescaping never makes a string longer. */
+	if (n > k->len)
+		return false;
+	while (i < k->len)
+	{
+		unsigned char piece[4];
+		size_t		m = unescape_step(raw, &i, piece);
+
+		if (at + m > n || memcmp(s + at, piece, m) != 0)
+			return false;
+		at += m;
+	}
+	return at == n;
+}
+
+int
+jsr_member(const jsr_doc *d, int obj, const char *key, size_t keylen)
+{
+	const jsr_token *o = token(d, obj);
+	int			found = -1;
+
+	if (o == NULL || o->type != JSR_OBJECT)
+		return -1;
+	for (int k = jsr_first(d, obj); k >= 0; k = jsr_next(d, obj, k))
+		if (jsr_string_eq(d, k, key, keylen))
+			found = k + 1;
+	return found;
+}
+
+int
+jsr_find(const jsr_doc *d, int from, const char *path)
+{
+	int			t = from;
+	const char *p = path;
+
+	if (token(d, from) == NULL)
+		return -1;
+	if (path == NULL || *path == '\0')
+		return from;
+	for (;;)
+	{
+		const char *dot = strchr(p, '.');
+		size_t		n = dot ? (size_t) (dot - p) : strlen(p);
+
+		t = jsr_member(d, t, p, n);
+		if (t < 0 || dot == NULL)
+			return t;
+		p = dot + 1;
+	}
+}
+
+const char *
+jsr_raw(const jsr_doc *d, int t, size_t *len)
+{
+	const jsr_token *k = token(d, t);
+
+	if (k == NULL)
+	{
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = k->len;
+	return d->text + k->start;
+}

@@ -1,0 +1,464 @@
+"""The rotation rehearsal (issue 3): every prediction pqtls makes about a CA rotation
+is checked against what libpq then really does, on the real server.
+
+A PKI made at test time mirrors Amazon RDS: an old root ("rds-ca-2019") that issues the
+old server certificate directly, and a new root ("rds-ca-rsa2048-g1") whose subordinate
+CA ("G1.A.1") issues the new one; after the rotation the server sends leaf and
+intermediate. Both certificates name the cluster endpoint with a wildcard SAN.
+
+Every client configuration (six sslmodes x eight root file options x a host name that
+matches and one that does not, all with hostaddr=127.0.0.1; plus a sample set through
+PGSSLMODE/PGSSLROOTCERT and a service file) runs with the server on the OLD certificate
+(phase 1), then again after the server rotates to the NEW chain (phase 2), each time:
+
+    plain      pqcall without pqtls                          (reality)
+    observe    pqcall under pqtls, PQTLS_MODE=observe
+    dry-run    pqcall, PQTLS_MODE=dry-run, for each bundle (new+old, new only)
+    enforce    pqcall, PQTLS_MODE=enforce, for each bundle   (reality of verify-full)
+    psql       psql without pqtls, the same settings plus sslmode=verify-full
+               sslrootcert=<bundle> appended last            (reference)
+
+all with PQTLS_NEW_CA=<new root>. The comparisons, for every configuration:
+
+- observe and dry-run behave exactly like plain (exit status and output);
+- dry_run.result (pass/fail) == enforce's real outcome == psql's real outcome, for each
+  bundle, in both phases;
+- after_rotation, read in phase 1, says what phase 2 then really shows: `breaks` exactly
+  when the plain connection fails after the rotation, `downgrades` exactly when it then
+  succeeds without TLS although it used TLS before, `ready` or `unaffected` otherwise.
+
+The figure "rotation rehearsal: N/N predictions agree" is printed; any disagreement fails
+the test with the whole list (configuration, phase, bundle, predicted, actual, detail).
+"""
+
+import dataclasses
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional, Tuple
+
+import pytest
+
+from harness import HELPERS_DIR, REPO, run_plain, run_preloaded, scratch_dir
+from pgserver import conninfo_quote
+
+PQCALL = os.path.join(HELPERS_DIR, "pqcall")
+WORKERS = 8
+
+# ----------------------------------------------------------------------------- the PKI
+
+CLUSTER = "cluster-pqtls.us-east-1.rds.test"
+HOST_MATCH = "db1." + CLUSTER            # matches *.cluster-pqtls...
+HOST_OTHER = "other.rds.test"            # matches nothing the certificates name
+
+OLD_ROOT_CN = "pqtls-rds-ca-2019"
+NEW_ROOT_CN = "pqtls-rds-ca-rsa2048-g1"
+NEW_SUB_CN = "pqtls Subordinate CA RSA2048 G1.A.1"
+UNRELATED_CN = "pqtls unrelated root CA"
+
+
+def rds_subject(cn):
+    """A subject shaped like Amazon's (G1 subjects put L after CN)."""
+    return "/C=US/O=pqtls test PKI/OU=Amazon RDS mirror/ST=WA/CN=%s/L=Seattle" % cn
+
+
+# The root file options a client can have: a file given as sslrootcert, HOME's
+# ~/.postgresql/root.crt holding the old root ("home-old"), or nothing at all ("none").
+ROOT_FILES = ("old", "new", "both", "unrelated", "garbage", "missing")
+ROOTS = ROOT_FILES + ("home-old", "none")
+# The bundles the rehearsal judges against (PQTLS_BUNDLE).
+BUNDLES = ("new+old", "new")
+
+
+@dataclasses.dataclass
+class Pki:
+    old_root: object                 # pgserver.Cert
+    new_root: object
+    new_sub: object
+    old_server: object               # issued by old_root
+    new_server: object               # issued by new_sub
+    new_chain: str                   # new_server + new_sub, what the server sends after
+    files: dict                      # ROOT_FILES name -> path (sslrootcert values)
+    bundles: dict                    # BUNDLES name -> path (PQTLS_BUNDLE values)
+    new_ca: str                      # PQTLS_NEW_CA
+    home_empty: str                  # a HOME without ~/.postgresql
+    home_old: str                    # a HOME whose ~/.postgresql/root.crt is the old root
+    service_file: str                # PGSERVICEFILE, one section per service config
+
+
+@pytest.fixture(scope="module")
+def pki(pg):
+    """The RDS-like PKI, trust files, bundles, HOMEs and service file (EC keys: fast)."""
+    with ThreadPoolExecutor(3) as ex:
+        f_old = ex.submit(pg.make_ca, OLD_ROOT_CN, subject=rds_subject(OLD_ROOT_CN),
+                          key_type="ec", name="rds-ca-2019")
+        f_new = ex.submit(pg.make_ca, NEW_ROOT_CN, subject=rds_subject(NEW_ROOT_CN),
+                          key_type="ec", name="rds-ca-rsa2048-g1")
+        f_unrel = ex.submit(pg.make_ca, UNRELATED_CN, key_type="ec", name="unrelated-root")
+        old_root, new_root, unrelated = f_old.result(), f_new.result(), f_unrel.result()
+    new_sub = pg.make_ca(NEW_SUB_CN, issuer=new_root, subject=rds_subject(NEW_SUB_CN),
+                         key_type="ec", name="rds-sub-g1-a1")
+    sans = ["DNS:*." + CLUSTER, "DNS:" + CLUSTER]
+    old_server = pg.make_cert("pqtls." + CLUSTER, sans=sans, issuer=old_root, key_type="ec",
+                              name="rds-server-2019")
+    new_server = pg.make_cert("pqtls." + CLUSTER, sans=sans, issuer=new_sub, key_type="ec",
+                              name="rds-server-g1")
+    new_chain = pg.bundle(new_server, new_sub, name="rds-server-g1-chain")
+
+    d = scratch_dir("rehearsal-")
+    garbage = os.path.join(d, "garbage.crt")
+    with open(garbage, "w") as f:       # what a download gone wrong leaves behind
+        f.write("<html><head><title>404 Not Found</title></head>\n"
+                "<body><h1>Not Found</h1></body></html>\n")
+    files = {
+        "old": pg.bundle(old_root, name="trust-old"),
+        "new": pg.bundle(new_root, name="trust-new"),
+        "both": pg.bundle(old_root, new_root, name="trust-both"),
+        "unrelated": pg.bundle(unrelated, name="trust-unrelated"),
+        "garbage": garbage,
+        "missing": os.path.join(d, "no-such-dir", "root.crt"),
+    }
+    bundles = {
+        "new+old": pg.bundle(new_root, old_root, name="bundle-new-old"),
+        "new": pg.bundle(new_root, name="bundle-new"),
+    }
+    home_empty = os.path.join(d, "home-empty")
+    home_old = os.path.join(d, "home-old")
+    os.makedirs(home_empty)
+    os.makedirs(os.path.join(home_old, ".postgresql"))
+    shutil.copyfile(old_root.cert, os.path.join(home_old, ".postgresql", "root.crt"))
+    for h in (d, home_empty, home_old, os.path.join(home_old, ".postgresql")):
+        os.chmod(h, 0o755)
+
+    p = Pki(old_root, new_root, new_sub, old_server, new_server, new_chain, files, bundles,
+            new_root.cert, home_empty, home_old, os.path.join(d, "pg_service.conf"))
+    with open(p.service_file, "w") as f:
+        f.write("# services of the rotation rehearsal\n")
+        for c in CONFIGS:
+            if c.source in ("service", "pgservice"):
+                f.write("\n[%s]\n" % c.service_name)
+                for k, v in c.settings(p).items():
+                    f.write("%s=%s\n" % (k, v))
+    return p
+
+
+# ----------------------------------------------------------------------------- configurations
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One client configuration.
+
+    sslmode   one of the six, or None: set nowhere (libpq's default, prefer)
+    root      one of ROOTS
+    host      the host name the client uses (hostaddr=127.0.0.1 carries the address)
+    source    where sslmode and sslrootcert are set: "conninfo", "env" (PGSSLMODE,
+              PGSSLROOTCERT), "service" (service=... in the conninfo, PGSERVICEFILE) or
+              "pgservice" (PGSERVICE and PGSERVICEFILE)
+    """
+    sslmode: Optional[str]
+    root: str
+    host: str
+    source: str = "conninfo"
+
+    @property
+    def name(self):
+        return "%s/sslmode=%s/root=%s/host=%s" % (self.source, self.sslmode or "(unset)",
+                                                  self.root, self.host)
+
+    @property
+    def service_name(self):
+        return "rds-%s-%s-%s" % (self.sslmode or "default", self.root,
+                                 "match" if self.host == HOST_MATCH else "other")
+
+    def settings(self, pki):
+        """sslmode and sslrootcert as this configuration sets them (wherever)."""
+        s = {}
+        if self.sslmode is not None:
+            s["sslmode"] = self.sslmode
+        if self.root in ROOT_FILES:
+            s["sslrootcert"] = pki.files[self.root]
+        return s
+
+    def home(self, pki):
+        return pki.home_old if self.root == "home-old" else pki.home_empty
+
+    def conninfo(self, pg, pki, **last):
+        """The key=value string; `last` are appended at the end (so they win)."""
+        ci = pg.conninfo(host=self.host, hostaddr="127.0.0.1")
+        if self.source == "conninfo":
+            for k, v in self.settings(pki).items():
+                ci += " %s=%s" % (k, conninfo_quote(v))
+        elif self.source == "service":
+            ci += " service=" + self.service_name
+        for k, v in last.items():
+            ci += " %s=%s" % (k, conninfo_quote(os.fspath(v)))
+        return ci
+
+    def env(self, pki):
+        """The environment this configuration needs (beyond HOME)."""
+        if self.source == "env":
+            names = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT"}
+            return {names[k]: v for k, v in self.settings(pki).items()}
+        if self.source == "service":
+            return {"PGSERVICEFILE": pki.service_file}
+        if self.source == "pgservice":
+            return {"PGSERVICEFILE": pki.service_file, "PGSERVICE": self.service_name}
+        return {}
+
+
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+M, O = HOST_MATCH, HOST_OTHER
+
+CONFIGS = [Config(mode, root, host) for mode in SSLMODES for root in ROOTS
+           for host in (M, O)] + [
+    # libpq's default sslmode (prefer), nothing set
+    Config(None, "home-old", M), Config(None, "old", M), Config(None, "none", M),
+    Config(None, "new", O), Config(None, "unrelated", M),
+    # through the environment
+    Config("verify-full", "old", M, "env"), Config("verify-full", "new", M, "env"),
+    Config("verify-full", "both", M, "env"), Config("verify-full", "both", O, "env"),
+    Config("verify-ca", "new", M, "env"), Config("require", "old", M, "env"),
+    Config("require", "home-old", M, "env"), Config("prefer", "old", M, "env"),
+    Config("prefer", "unrelated", O, "env"), Config("allow", "old", M, "env"),
+    Config(None, "garbage", M, "env"),
+    # through a service file
+    Config("verify-full", "both", M, "service"), Config("verify-full", "old", M, "service"),
+    Config("verify-ca", "old", M, "service"), Config("require", "new", M, "service"),
+    Config("prefer", "old", M, "service"), Config("verify-full", "garbage", M, "service"),
+    Config("require", "missing", M, "service"), Config("verify-full", "new", O, "service"),
+    Config("verify-full", "old", M, "pgservice"), Config("prefer", "both", M, "pgservice"),
+]
+
+
+# ----------------------------------------------------------------------------- running
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    config: Config
+    kind: str                        # plain, observe, dry-run, enforce, psql
+    bundle: Optional[str] = None     # for dry-run, enforce, psql
+
+
+RUN_KINDS = [("plain", None), ("observe", None)] + \
+    [(kind, b) for kind in ("dry-run", "enforce", "psql") for b in BUNDLES]
+
+
+def execute(run, pg, pki):
+    """Run one case; returns the harness's RunResult."""
+    c = run.config
+    env = c.env(pki)
+    home = c.home(pki)
+    if run.kind == "plain":
+        return run_plain([PQCALL, "PQconnectdb", c.conninfo(pg, pki)], env_extra=env,
+                         home=home)
+    if run.kind == "psql":
+        ci = c.conninfo(pg, pki, sslmode="verify-full", sslrootcert=pki.bundles[run.bundle])
+        return run_plain([pg.bin("psql"), "-X", "-A", "-t", "-c", "select 1", "-d", ci],
+                         env_extra=env, home=home)
+    env = dict(env, PQTLS_NEW_CA=pki.new_ca)
+    if run.bundle is not None:
+        env["PQTLS_BUNDLE"] = pki.bundles[run.bundle]
+    return run_preloaded([PQCALL, "PQconnectdb", c.conninfo(pg, pki)], env_extra=env,
+                         home=home, mode=run.kind)
+
+
+def run_phase(pg, pki, configs):
+    """Every run of every configuration, WORKERS at a time: {Run: RunResult}."""
+    runs = [Run(c, kind, b) for c in configs for kind, b in RUN_KINDS]
+    with ThreadPoolExecutor(max_workers=WORKERS) as ex:
+        return dict(zip(runs, ex.map(lambda r: execute(r, pg, pki), runs)))
+
+
+def pqcall_outcome(r):
+    """What a pqcall run really did: "tls" (connected with TLS), "plaintext"
+    (connected without), or "failed"."""
+    if r.returncode == 0 and r.stdout.startswith("status=ok ssl=1"):
+        return "tls"
+    if r.returncode == 0 and r.stdout.startswith("status=ok ssl=0"):
+        return "plaintext"
+    return "failed"
+
+
+def psql_ok(r):
+    return r.returncode == 0 and r.stdout.strip() == "1"
+
+
+def only_record(r):
+    return r.records[0] if len(r.records) == 1 else None
+
+
+def first_line(text):
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+# ----------------------------------------------------------------------------- comparisons
+
+@dataclasses.dataclass
+class Check:
+    what: str                        # which prediction or property
+    config: Config
+    phase: int
+    bundle: Optional[str]
+    predicted: object                # what pqtls said (or did)
+    expected: Tuple                  # the values reality allows
+    actual: str                      # what really happened, in words
+    detail: str = ""                 # the record's own explanation
+
+    @property
+    def ok(self):
+        return self.predicted in self.expected
+
+    def describe(self):
+        return ("%s | phase %d | bundle %s | %s: predicted %r, reality allows %s (%s)%s"
+                % (self.config.name, self.phase, self.bundle or "-", self.what, self.predicted,
+                   " or ".join(repr(e) for e in self.expected), self.actual,
+                   "\n      detail: " + self.detail if self.detail else ""))
+
+
+def record_problem(r):
+    """Why r's records are unusable (None when there is exactly one)."""
+    if len(r.records) == 1:
+        return None
+    return "%d records; stderr: %s" % (len(r.records), first_line(r.stderr))
+
+
+def phase_checks(phase, results, configs, pki):
+    """Transparency, dry-run and enforce comparisons of one phase."""
+    checks = []
+    for c in configs:
+        plain = results[Run(c, "plain")]
+        reality = (plain.returncode, plain.stdout)
+        for kind, b in (("observe", None),) + tuple(("dry-run", b) for b in BUNDLES):
+            r = results[Run(c, kind, b)]
+            checks.append(Check("%s behaves like plain (exit, stdout)" % kind, c, phase, b,
+                                (r.returncode, r.stdout), (reality,), "plain run",
+                                first_line(r.stderr)))
+            checks.append(Check("%s writes one record" % kind, c, phase, b, len(r.records),
+                                (1,), "one connection attempt", record_problem(r) or ""))
+        for b in BUNDLES:
+            enforce = results[Run(c, "enforce", b)]
+            psql = results[Run(c, "psql", b)]
+            enforced = "pass" if pqcall_outcome(enforce) == "tls" else "fail"
+            referenced = "pass" if psql_ok(psql) else "fail"
+            how_enforce = "enforce: %s" % first_line(enforce.stdout)
+            how_psql = "psql verify-full: %s" % (
+                "ok" if psql_ok(psql) else first_line(psql.stderr) or "exit %d" % psql.returncode)
+
+            rec = only_record(results[Run(c, "dry-run", b)])
+            dr = (rec or {}).get("dry_run") or {}
+            detail = "%s/%s: %s" % (dr.get("reason"), dr.get("method"), dr.get("detail"))
+            checks.append(Check("dry_run.result == enforce", c, phase, b, dr.get("result"),
+                                (enforced,), how_enforce, detail))
+            checks.append(Check("dry_run.result == psql", c, phase, b, dr.get("result"),
+                                (referenced,), how_psql, detail))
+
+            erec = only_record(enforce)
+            edr = (erec or {}).get("dry_run") or {}
+            checks.append(Check("enforce record's dry_run.result == enforce", c, phase, b,
+                                edr.get("result"), (enforced,), how_enforce,
+                                "%s/%s: %s" % (edr.get("reason"), edr.get("method"),
+                                               edr.get("detail"))))
+            forced_to = ((erec or {}).get("forced") or {}).get("to") or {}
+            checks.append(Check("enforce forced.to", c, phase, b,
+                                (forced_to.get("sslmode"), forced_to.get("sslrootcert")),
+                                (("verify-full", pki.bundles[b]),), "PQTLS_BUNDLE=" + b,
+                                record_problem(enforce) or ""))
+    return checks
+
+
+def rotation_checks(before, after, configs):
+    """after_rotation of phase 1's records against what phase 2 really did."""
+    checks = []
+    for c in configs:
+        was = pqcall_outcome(before[Run(c, "plain")])
+        now_run = after[Run(c, "plain")]
+        now = pqcall_outcome(now_run)
+        if now == "failed":
+            expected = ("breaks",)
+        elif now == "plaintext" and was == "tls":
+            expected = ("downgrades",)
+        else:
+            expected = ("ready", "unaffected")
+        actual = "before: %s, after: %s%s" % (
+            was, now, " (%s)" % first_line(now_run.stdout) if now == "failed" else "")
+        rec = only_record(before[Run(c, "observe")]) or {}
+        predicted = rec.get("after_rotation")
+        checks.append(Check("after_rotation", c, 1, None, predicted, expected, actual,
+                            "%s (sslmode=%s verify=%s rootcert_file=%s)" % (
+                                rec.get("after_rotation_detail"), rec.get("sslmode"),
+                                rec.get("verify"), rec.get("rootcert_file"))))
+        for b in BUNDLES:
+            drec = only_record(before[Run(c, "dry-run", b)]) or {}
+            checks.append(Check("after_rotation same in dry-run as in observe", c, 1, b,
+                                drec.get("after_rotation"), (predicted,), "observe record",
+                                drec.get("after_rotation_detail") or ""))
+    return checks
+
+
+def report(checks, seconds):
+    bad = [ch for ch in checks if not ch.ok]
+    kinds = {}
+    for ch in checks:
+        n = kinds.setdefault(ch.what, [0, 0])
+        n[0] += ch.ok
+        n[1] += 1
+    lines = ["rotation rehearsal: %d/%d predictions agree (%d configurations, %.1fs)"
+             % (len(checks) - len(bad), len(checks), len(CONFIGS), seconds)]
+    lines += ["    %4d/%-4d %s" % (ok, n, what) for what, (ok, n) in kinds.items()]
+    if bad:
+        lines.append("disagreements (%d):" % len(bad))
+        lines += ["  " + ch.describe() for ch in bad]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- the tests
+
+def test_rotation_rehearsal(pg, pki, lib, capsys):
+    t0 = time.monotonic()
+    pg.set_server_cert(pki.old_server)
+    before = run_phase(pg, pki, CONFIGS)
+    checks = phase_checks(1, before, CONFIGS, pki)
+
+    pg.set_server_cert(pki.new_chain, key=pki.new_server.key)      # the rotation
+    after = run_phase(pg, pki, CONFIGS)
+    checks += phase_checks(2, after, CONFIGS, pki)
+    checks += rotation_checks(before, after, CONFIGS)
+
+    text = report(checks, time.monotonic() - t0)
+    with capsys.disabled():
+        sys.stdout.write("\n" + text + "\n")
+    bad = [ch for ch in checks if not ch.ok]
+    assert not bad, text
+
+
+def rds_fixture(name):
+    """A file of ../shared/fixtures/rds (or $PQTLS_FIXTURES)."""
+    d = os.environ.get("PQTLS_FIXTURES") or os.path.join(REPO, "..", "shared", "fixtures",
+                                                         "rds")
+    path = os.path.normpath(os.path.join(d, name))
+    if not os.path.isfile(path):
+        pytest.fail("%s is missing (set PQTLS_FIXTURES to the directory of the RDS bundles)"
+                    % path, pytrace=False)
+    return path
+
+
+@pytest.mark.parametrize("bundle_name", ["global-bundle-2025-g1.pem", "global-bundle-2023.pem"])
+def test_real_rds_bundles_judge_the_test_pki(pg, pki, lib, bundle_name):
+    """The real Amazon RDS bundles load, and a server certificate of the test PKI is
+    untrusted-ca against them, with a detail that names the issuer they lack."""
+    bundle = rds_fixture(bundle_name)
+    c = Config("require", "none", HOST_MATCH)
+    for server, key, issuer_cn in ((pki.old_server.cert, pki.old_server.key, OLD_ROOT_CN),
+                                   (pki.new_chain, pki.new_server.key, NEW_ROOT_CN)):
+        pg.set_server_cert(server, key=key)
+        r = run_preloaded([PQCALL, "PQconnectdb", c.conninfo(pg, pki)], home=pki.home_empty,
+                          mode="dry-run", env_extra={"PQTLS_BUNDLE": bundle})
+        assert pqcall_outcome(r) == "tls", r.describe()
+        assert "PQTLS_BUNDLE" not in r.stderr, r.describe()
+        dr = r.record["dry_run"]
+        assert dr["bundle"] == bundle, r.describe()
+        assert (dr["result"], dr["reason"], dr["method"]) == ("fail", "untrusted-ca", "chain"), \
+            r.describe()
+        assert issuer_cn in dr["detail"], r.describe()
