@@ -56,6 +56,8 @@ class Demo:
         os.chmod(self.work, 0o755)
         self.home = os.path.join(self.work, "home")
         os.makedirs(os.path.join(self.home, ".postgresql"))
+        self.app_home = os.path.join(self.work, "app-home")
+        os.makedirs(self.app_home)
         self.logs = os.path.join(self.work, "logs")
         os.makedirs(self.logs)
 
@@ -72,8 +74,8 @@ class Demo:
         with open(self.new_chain, "w") as f:
             f.write(self.new_leaf.pem + self.new_sub.pem)
         self.old_bundle = pg.bundle(self.old_root, name="old-bundle")
-        self.new_bundle = pg.bundle(self.new_root, name="new-bundle")
-        self.both_bundle = pg.bundle(self.old_root, self.new_root, name="both-bundle")
+        # What the provider publishes for the rotation: old and new roots together.
+        self.both_bundle = pg.bundle(self.old_root, self.new_root, name="global-bundle")
         shutil.copyfile(os.fspath(self.old_root), os.path.join(self.home, ".postgresql",
                                                                "root.crt"))
 
@@ -95,11 +97,12 @@ class Demo:
                                   self.conninfo(sslmode="verify-full",
                                                 sslrootcert=self.old_bundle)], {}, {}),
             ("psycopg2 app", ["/usr/bin/python3", os.path.join(HERE, "app.py"),
-                              self.conninfo(sslmode="require")], {}, {}),
+                              self.conninfo(sslmode="require")],
+             {"HOME": self.app_home}, {"HOME": "(no .postgresql)"}),
             ("pgbench", [pg.bin("pgbench"), "-n", "-c", "2", "-t", "5", "-S",
                          self.conninfo()],
              {"PGSSLMODE": "verify-ca", "PGSSLROOTCERT": os.fspath(self.both_bundle)},
-             {"PGSSLMODE": "verify-ca", "PGSSLROOTCERT": "both-bundle.pem"}),
+             {"PGSSLMODE": "verify-ca", "PGSSLROOTCERT": "global-bundle.pem"}),
             ("legacy C", [LEGACY, CLUSTER, str(pg.port), pg.dbname, pg.user],
              {"PGHOSTADDR": "127.0.0.1"}, {"PGHOSTADDR": "127.0.0.1"}),
         ]
@@ -139,32 +142,34 @@ class Demo:
         self.run_all(["--mode", "observe"])
 
         log = os.path.join(self.logs, "%e-%p.jsonl")
-        step(4, "Dry-run: would each connection pass verify-full with the new bundle?",
-             "Nothing changes for the programs; each record gets a verdict, and\n"
-             "after_rotation says what happens to it when the server moves to the new CA.")
-        self.run_all(["--mode", "dry-run", "--bundle", os.fspath(self.new_bundle),
+        step(4, "Dry-run: judge each connection against the provider's global bundle",
+             "PQTLS_BUNDLE is the bundle clients should trust (old and new roots, as RDS\n"
+             "publishes it); PQTLS_NEW_CA is the root servers will chain to. Nothing changes\n"
+             "for the programs: each record gets a verdict and after_rotation says what\n"
+             "happens to it when its server moves to the new CA.")
+        self.run_all(["--mode", "dry-run", "--bundle", os.fspath(self.both_bundle),
                       "--new-ca", os.fspath(self.new_root), "--log", log])
 
         step(5, "The report: who breaks, who silently loses TLS",
-             "It groups the records of every process; exit status 1 means something breaks.")
+             "It groups the records of every process, worst first; exit status 1 means\n"
+             "something would break.")
         logs = sorted(os.path.join(self.logs, f) for f in os.listdir(self.logs))
         r = run([PQTLS, "report"] + logs, self.env(NO_COLOR="1"))
         print("   %s(pqtls report exited %d)%s" % (DIM, r.returncode, RESET))
 
-        step(6, "Enforce on staging: force verify-full with the new bundle",
-             "Each program connects with sslmode=verify-full sslrootcert=new-bundle.pem;\n"
-             "today's server still has the old certificate, so all of them fail: this is\n"
-             "what staging shows before its own servers rotate.")
-        self.run_all(["--mode", "enforce", "--bundle", os.fspath(self.new_bundle), "--quiet"],
-                     expect_fail=("psql (reporting)", "psycopg2 app", "pgbench", "legacy C"))
-
-        step(7, "The rotation happens: the server now presents the new chain",
-             "SELECT pg_reload_conf() with the new certificate and subordinate CA.")
+        step(6, "The rotation happens: the server now presents the new chain",
+             "SELECT pg_reload_conf() with the new certificate and its subordinate CA.\n"
+             "The same four programs, unchanged:")
         pg.set_server_cert(self.new_chain, key=self.new_leaf.key)
         self.run_all(["--mode", "observe"], expect_fail=("psql (reporting)",))
-        print("\nAs predicted in step 5: psql broke (its bundle lacks the new CA), the legacy\n"
-              "job silently fell back to plaintext (prefer with a stale root.crt), pgbench\n"
-              "was ready, and the psycopg2 app never verified anything.")
+        print("\nAs step 5 predicted: psql broke (its bundle lacks the new CA), the legacy job\n"
+              "silently fell back to plaintext (prefer with a stale root.crt), pgbench was\n"
+              "ready, and the psycopg2 app never verified anything.")
+
+        step(7, "Enforce: the fix, rehearsed on staging",
+             "Every program forced to sslmode=verify-full sslrootcert=global-bundle.pem:\n"
+             "all four connect, verified, to the rotated server.")
+        self.run_all(["--mode", "enforce", "--bundle", os.fspath(self.both_bundle)])
 
     def cleanup(self):
         self.pg.stop()

@@ -164,8 +164,8 @@ chain_detail(const bundle *b, const peer_chain *chain, reason r, int err, int de
 	{
 		case REASON_UNTRUSTED_CA:
 			len = asprintf(&out, "the server's chain ends at issuer \"%s\", which %s does not "
-						   "hold (%d certificates); add that CA to the bundle",
-						   issuer ? issuer : "?", b->path, b->n);
+						   "hold (%d certificate%s); add that CA to the bundle",
+						   issuer ? issuer : "?", b->path, b->n, b->n == 1 ? "" : "s");
 			break;
 		case REASON_EXPIRED:
 			len = asprintf(&out, "certificate \"%s\" has expired", subject ? subject : "?");
