@@ -17,8 +17,14 @@ typedef struct tls_info
 	peer_chain	chain;			/* leaf first; may be empty */
 } tls_info;
 
-/* Fill t from conn; copies the peer chain as DER. */
-void		tlsinfo_from_conn(tls_info *t, pq_api *pq, PGconn *conn);
+/*
+ * Fill t from conn. The peer chain is taken from `captured` (the copy
+ * capture.c made during the handshake) when it holds one, else read as DER.
+ */
+void		tlsinfo_from_conn(tls_info *t, pq_api *pq, PGconn *conn, const peer_chain *captured);
+
+/* Copy a chain (deep). */
+void		peer_chain_copy(peer_chain *dst, const peer_chain *src);
 
 /* Copy the chain of a live SSL object (the OpenSSL of `o`) into c. */
 struct ossl;

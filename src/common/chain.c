@@ -54,3 +54,20 @@ tlsinfo_copy_chain(peer_chain *c, const ossl *o, const void *ssl)
 	}
 }
 
+
+void
+peer_chain_copy(peer_chain *dst, const peer_chain *src)
+{
+	peer_chain_free(dst);
+	for (int i = 0; i < src->n; i++)
+	{
+		uint8_t    *der = malloc(src->cert[i].len);
+
+		if (der == NULL)
+			break;
+		memcpy(der, src->cert[i].der, src->cert[i].len);
+		dst->cert[dst->n].der = der;
+		dst->cert[dst->n].len = src->cert[i].len;
+		dst->n++;
+	}
+}

@@ -13,6 +13,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define JSR_INITIAL_TOKENS 64
 
@@ -33,7 +36,8 @@ static const uint8_t plain_string_byte[256] = {
 static inline bool
 is_ws(unsigned char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+	/* One comparison for the usual case, a byte that is not whitespace. */
+	return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r');
 }
 
 static inline bool
@@ -178,25 +182,31 @@ jsr_strerror(int error)
 	return "invalid JSON";
 }
 
+/* Double the token array; false when it cannot grow. */
+static bool __attribute__((noinline))
+grow_tokens(jsr_doc *d)
+{
+	uint32_t	cap = d->cap ? d->cap * 2 : JSR_INITIAL_TOKENS;
+	jsr_token  *p;
+
+	if (d->cap > UINT32_MAX / 2)
+		return false;
+	p = realloc(d->tok, (size_t) cap * sizeof(jsr_token));
+	if (p == NULL)
+		return false;
+	d->tok = p;
+	d->cap = cap;
+	return true;
+}
+
 /* A new token at the end of the array; -1 when it cannot grow. */
-static int
+static inline int
 new_token(jsr_doc *d, jsr_type type, size_t start)
 {
 	jsr_token  *t;
 
-	if (d->ntok == d->cap)
-	{
-		uint32_t	cap = d->cap ? d->cap * 2 : JSR_INITIAL_TOKENS;
-		jsr_token  *p;
-
-		if (d->cap > UINT32_MAX / 2)
-			return -1;
-		p = realloc(d->tok, (size_t) cap * sizeof(jsr_token));
-		if (p == NULL)
-			return -1;
-		d->tok = p;
-		d->cap = cap;
-	}
+	if (d->ntok == d->cap && !grow_tokens(d))
+		return -1;
 	t = &d->tok[d->ntok];
 	t->start = (uint32_t) start;
 	t->len = 0;
@@ -208,11 +218,74 @@ new_token(jsr_doc *d, jsr_type type, size_t start)
 }
 
 /*
+ * The bytes of w (eight bytes of text, loaded in memory order) that are not
+ * plain string bytes (plain_string_byte): each term sets the high bit of a
+ * byte that is a control (below 0x20), a quote, a backslash, or 0x80 and
+ * above.  A subtraction can also flag a byte above one that borrowed, but
+ * only a special byte borrows, so the lowest flagged byte is always the
+ * first special one; and no special byte goes unflagged.
+ */
+static inline uint64_t
+special_bytes(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = 0x8080808080808080ULL;
+	uint64_t	quote = w ^ (ones * '"');
+	uint64_t	backslash = w ^ (ones * '\\');
+
+	return ((w - ones * 0x20) | (quote - ones) | (backslash - ones) | w) & high;
+}
+
+/* Skip plain string bytes from s[i]; returns the index of the first other one (or n). */
+static inline size_t
+skip_plain(const unsigned char *s, size_t n, size_t i)
+{
+#ifdef __SSE2__
+	/*
+	 * Sixteen bytes a step: a signed "less than 0x20" catches the controls
+	 * and, being signed, every byte from 0x80 up as well.
+	 */
+	const __m128i quote = _mm_set1_epi8('"');
+	const __m128i backslash = _mm_set1_epi8('\\');
+	const __m128i space = _mm_set1_epi8(0x20);
+
+	while (i + 16 <= n)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) (s + i));
+		__m128i		m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+												  _mm_cmpeq_epi8(v, backslash)),
+									 _mm_cmplt_epi8(v, space));
+		unsigned	bits = (unsigned) _mm_movemask_epi8(m);
+
+		if (bits != 0)
+			return i + (size_t) __builtin_ctz(bits);
+		i += 16;
+	}
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	while (i + 8 <= n)
+	{
+		uint64_t	w,
+					m;
+
+		memcpy(&w, s + i, 8);
+		m = special_bytes(w);
+		if (m != 0)
+			return i + (size_t) (__builtin_ctzll(m) >> 3);
+		i += 8;
+	}
+#endif
+	while (i < n && plain_string_byte[s[i]])
+		i++;
+	return i;
+}
+
+/*
  * The string whose opening quote is at s[*pos - 1]: checks it and leaves
  * *pos on the closing quote.  Returns 0 or a jsr_error, *pos then on the
  * offending byte.
  */
-static int
+static inline __attribute__((always_inline)) int
 scan_string(const unsigned char *s, size_t n, size_t *pos, bool *escaped)
 {
 	size_t		i = *pos;
@@ -221,8 +294,7 @@ scan_string(const unsigned char *s, size_t n, size_t *pos, bool *escaped)
 	{
 		unsigned char c;
 
-		while (i < n && plain_string_byte[s[i]])
-			i++;
+		i = skip_plain(s, n, i);
 		*pos = i;
 		if (i >= n)
 			return JSR_E_END;
@@ -387,16 +459,6 @@ scan_literal(const unsigned char *s, size_t n, size_t *pos, jsr_type *type)
 	return JSR_E_CHAR;
 }
 
-typedef enum
-{
-	WANT_VALUE,					/* a value (top level, after ':' or ',' in an array) */
-	WANT_VALUE_OR_CLOSE,		/* just after '[' */
-	WANT_KEY,					/* after ',' in an object */
-	WANT_KEY_OR_CLOSE,			/* just after '{' */
-	WANT_COLON,					/* after a key */
-	WANT_COMMA_OR_CLOSE,		/* after a value (at depth 0: only whitespace) */
-} parse_state;
-
 static int
 fail(jsr_doc *d, int error, size_t at)
 {
@@ -406,15 +468,30 @@ fail(jsr_doc *d, int error, size_t at)
 	return error;
 }
 
+#define SKIP_WS() \
+	do { \
+		while (i < n && is_ws(s[i])) \
+			i++; \
+	} while (0)
+
+/*
+ * The grammar as a few labelled states, jumped between with goto (the usual
+ * shape of a fast hand-written parser): `value` parses one value, `key` one
+ * member name and its colon, `after` decides what follows a value from the
+ * innermost open container (kept in stack[], its kind in is_object[]).
+ */
 int
 jsr_parse(jsr_doc *d, const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *) text;
-	size_t		n = len;
+	const size_t n = len;
 	size_t		i = 0;
 	uint32_t	stack[JSR_MAX_DEPTH];
+	bool		is_object[JSR_MAX_DEPTH];
 	int			depth = 0;
-	parse_state st = WANT_VALUE;
+	int			t;
+	int			err;
+	unsigned char c;
 
 	d->text = text;
 	d->len = len;
@@ -424,154 +501,148 @@ jsr_parse(jsr_doc *d, const char *text, size_t len)
 	if (len > JSR_MAX_LEN)
 		return fail(d, JSR_E_TOO_LONG, 0);
 
-	for (;;)
+	SKIP_WS();
+	if (i >= n)
+		return fail(d, JSR_E_EMPTY, i);
+
+value:
+	/* s[i] is the first byte of a value (not whitespace), i < n. */
+	c = s[i];
+	if (depth > 0 && !is_object[depth - 1])
+		d->tok[stack[depth - 1]].count++;
+	if (c == '"')
 	{
-		unsigned char c;
-		int			t;
+		bool		escaped = false;
+		size_t		start = i + 1;
 
-		while (i < n && is_ws(s[i]))
-			i++;
+		i = start;
+		err = scan_string(s, n, &i, &escaped);
+		if (err)
+			return fail(d, err, i);
+		t = new_token(d, JSR_STRING, start);
+		if (t < 0)
+			return fail(d, JSR_E_NOMEM, start);
+		d->tok[t].len = (uint32_t) (i - start);
+		d->tok[t].escaped = escaped;
+		i++;
+		goto after;
+	}
+	if (c == '{' || c == '[')
+	{
+		if (depth >= JSR_MAX_DEPTH)
+			return fail(d, JSR_E_DEPTH, i);
+		t = new_token(d, c == '{' ? JSR_OBJECT : JSR_ARRAY, i);
+		if (t < 0)
+			return fail(d, JSR_E_NOMEM, i);
+		stack[depth] = (uint32_t) t;
+		is_object[depth] = c == '{';
+		depth++;
+		i++;
+		SKIP_WS();
 		if (i >= n)
-		{
-			if (depth == 0 && st == WANT_COMMA_OR_CLOSE)
-				break;
-			return fail(d, d->ntok == 0 && st == WANT_VALUE ? JSR_E_EMPTY : JSR_E_END, i);
-		}
-		c = s[i];
+			return fail(d, JSR_E_END, i);
+		if (s[i] == (c == '{' ? '}' : ']'))
+			goto close;
+		if (c == '{')
+			goto key;
+		goto value;
+	}
+	if (c == '-' || is_digit(c))
+	{
+		size_t		start = i;
 
-		switch (st)
-		{
-			case WANT_COLON:
-				if (c != ':')
-					return fail(d, JSR_E_CHAR, i);
-				i++;
-				st = WANT_VALUE;
-				continue;
+		err = scan_number(s, n, &i);
+		if (err)
+			return fail(d, err, i);
+		t = new_token(d, JSR_NUMBER, start);
+		if (t < 0)
+			return fail(d, JSR_E_NOMEM, start);
+		d->tok[t].len = (uint32_t) (i - start);
+		goto after;
+	}
+	{
+		size_t		start = i;
+		jsr_type	type = JSR_NONE;
 
-			case WANT_COMMA_OR_CLOSE:
-				{
-					jsr_token  *top;
+		err = scan_literal(s, n, &i, &type);
+		if (err)
+			return fail(d, err, i);
+		t = new_token(d, type, start);
+		if (t < 0)
+			return fail(d, JSR_E_NOMEM, start);
+		d->tok[t].len = (uint32_t) (i - start);
+		goto after;
+	}
 
-					if (depth == 0)
-						return fail(d, JSR_E_TRAILING, i);
-					top = &d->tok[stack[depth - 1]];
-					if (c == ',')
-					{
-						i++;
-						st = top->type == JSR_OBJECT ? WANT_KEY : WANT_VALUE;
-						continue;
-					}
-					if ((c == '}' && top->type == JSR_OBJECT) || (c == ']' && top->type == JSR_ARRAY))
-						goto close;
-					return fail(d, JSR_E_CHAR, i);
-				}
+key:
+	/* s[i] should open a member name (not whitespace), i < n. */
+	if (s[i] != '"')
+		return fail(d, JSR_E_CHAR, i);
+	{
+		bool		escaped = false;
+		size_t		start = i + 1;
 
-			case WANT_KEY_OR_CLOSE:
-			case WANT_KEY:
-				if (c == '}' && st == WANT_KEY_OR_CLOSE)
-					goto close;
-				if (c != '"')
-					return fail(d, JSR_E_CHAR, i);
-				{
-					bool		escaped = false;
-					size_t		start = i + 1;
-					int			err;
+		i = start;
+		err = scan_string(s, n, &i, &escaped);
+		if (err)
+			return fail(d, err, i);
+		t = new_token(d, JSR_STRING, start);
+		if (t < 0)
+			return fail(d, JSR_E_NOMEM, start);
+		d->tok[t].len = (uint32_t) (i - start);
+		d->tok[t].escaped = escaped;
+		d->tok[stack[depth - 1]].count++;
+		i++;
+	}
+	SKIP_WS();
+	if (i >= n)
+		return fail(d, JSR_E_END, i);
+	if (s[i] != ':')
+		return fail(d, JSR_E_CHAR, i);
+	i++;
+	SKIP_WS();
+	if (i >= n)
+		return fail(d, JSR_E_END, i);
+	goto value;
 
-					i = start;
-					err = scan_string(s, n, &i, &escaped);
-					if (err)
-						return fail(d, err, i);
-					t = new_token(d, JSR_STRING, start);
-					if (t < 0)
-						return fail(d, JSR_E_NOMEM, start);
-					d->tok[t].len = (uint32_t) (i - start);
-					d->tok[t].escaped = escaped;
-					d->tok[stack[depth - 1]].count++;
-					i++;
-					st = WANT_COLON;
-				}
-				continue;
-
-			case WANT_VALUE_OR_CLOSE:
-				if (c == ']')
-					goto close;
-				/* FALLTHROUGH */
-			case WANT_VALUE:
-				break;
-		}
-
-		/* A value starts at s[i]. */
-		if (depth > 0 && d->tok[stack[depth - 1]].type == JSR_ARRAY)
-			d->tok[stack[depth - 1]].count++;
-		if (c == '{' || c == '[')
-		{
-			if (depth >= JSR_MAX_DEPTH)
-				return fail(d, JSR_E_DEPTH, i);
-			t = new_token(d, c == '{' ? JSR_OBJECT : JSR_ARRAY, i);
-			if (t < 0)
-				return fail(d, JSR_E_NOMEM, i);
-			stack[depth++] = (uint32_t) t;
-			i++;
-			st = c == '{' ? WANT_KEY_OR_CLOSE : WANT_VALUE_OR_CLOSE;
-			continue;
-		}
-		if (c == '"')
-		{
-			bool		escaped = false;
-			size_t		start = i + 1;
-			int			err;
-
-			i = start;
-			err = scan_string(s, n, &i, &escaped);
-			if (err)
-				return fail(d, err, i);
-			t = new_token(d, JSR_STRING, start);
-			if (t < 0)
-				return fail(d, JSR_E_NOMEM, start);
-			d->tok[t].len = (uint32_t) (i - start);
-			d->tok[t].escaped = escaped;
-			i++;
-		}
-		else if (c == '-' || is_digit(c))
-		{
-			size_t		start = i;
-			int			err = scan_number(s, n, &i);
-
-			if (err)
-				return fail(d, err, i);
-			t = new_token(d, JSR_NUMBER, start);
-			if (t < 0)
-				return fail(d, JSR_E_NOMEM, start);
-			d->tok[t].len = (uint32_t) (i - start);
-		}
-		else
-		{
-			size_t		start = i;
-			jsr_type	type = JSR_NONE;
-			int			err = scan_literal(s, n, &i, &type);
-
-			if (err)
-				return fail(d, err, i);
-			t = new_token(d, type, start);
-			if (t < 0)
-				return fail(d, JSR_E_NOMEM, start);
-			d->tok[t].len = (uint32_t) (i - start);
-		}
-		st = WANT_COMMA_OR_CLOSE;
-		continue;
+after:
+	/* A value has just ended at s[i - 1]. */
+	SKIP_WS();
+	if (depth == 0)
+	{
+		if (i < n)
+			return fail(d, JSR_E_TRAILING, i);
+		return 0;
+	}
+	if (i >= n)
+		return fail(d, JSR_E_END, i);
+	c = s[i];
+	if (c == ',')
+	{
+		i++;
+		SKIP_WS();
+		if (i >= n)
+			return fail(d, JSR_E_END, i);
+		if (is_object[depth - 1])
+			goto key;
+		goto value;
+	}
+	if (c != (is_object[depth - 1] ? '}' : ']'))
+		return fail(d, JSR_E_CHAR, i);
 
 close:
-		{
-			jsr_token  *top = &d->tok[stack[--depth]];
+	/* s[i] closes the innermost container. */
+	{
+		jsr_token  *top = &d->tok[stack[--depth]];
 
-			top->next = d->ntok;
-			top->len = (uint32_t) (i + 1 - top->start);
-			i++;
-			st = WANT_COMMA_OR_CLOSE;
-		}
+		top->next = d->ntok;
+		top->len = (uint32_t) (i + 1 - top->start);
+		i++;
 	}
-	return 0;
+	goto after;
 }
+
+#undef SKIP_WS
 
 static inline const jsr_token *
 token(const jsr_doc *d, int t)

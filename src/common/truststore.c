@@ -206,20 +206,46 @@ rd_utf(reader *r, const uint8_t **s, size_t *n)
 }
 
 /*
- * An alias as a C string: Java's modified UTF-8 writes U+0000 as C0 80, so a
- * zero byte cannot occur in a well-formed one; any is replaced to keep the
- * string whole.
+ * An alias as UTF-8.  Java writes "modified UTF-8": a character beyond U+FFFF
+ * as two 3-byte surrogates (made one 4-byte sequence again here), and U+0000
+ * as C0 80 (shown as '?', as is any zero byte, to keep the string whole).
+ * Anything else is copied; the JSON writer replaces what is not UTF-8.
  */
 static char *
 alias_string(const uint8_t *s, size_t n)
 {
-	char	   *a = malloc(n + 1);
+	char	   *a = malloc(n + 1);	/* the output is never longer than the input */
+	size_t		o = 0;
 
 	if (a == NULL)
 		return NULL;
-	for (size_t i = 0; i < n; i++)
-		a[i] = s[i] ? (char) s[i] : '?';
-	a[n] = '\0';
+	for (size_t i = 0; i < n;)
+	{
+		if (n - i >= 6 && s[i] == 0xED && (s[i + 1] & 0xF0) == 0xA0 && (s[i + 2] & 0xC0) == 0x80 &&
+			s[i + 3] == 0xED && (s[i + 4] & 0xF0) == 0xB0 && (s[i + 5] & 0xC0) == 0x80)
+		{
+			uint32_t	hi = 0xD000 | (uint32_t) (s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F);
+			uint32_t	lo = 0xD000 | (uint32_t) (s[i + 4] & 0x3F) << 6 | (s[i + 5] & 0x3F);
+			uint32_t	cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+
+			a[o++] = (char) (0xF0 | (cp >> 18));
+			a[o++] = (char) (0x80 | ((cp >> 12) & 0x3F));
+			a[o++] = (char) (0x80 | ((cp >> 6) & 0x3F));
+			a[o++] = (char) (0x80 | (cp & 0x3F));
+			i += 6;
+		}
+		else if (n - i >= 2 && s[i] == 0xC0 && s[i + 1] == 0x80)
+		{
+			a[o++] = '?';
+			i += 2;
+		}
+		else
+		{
+			a[o++] = s[i] ? (char) s[i] : '?';
+			i++;
+		}
+	}
+	a[o] = '\0';
 	return a;
 }
 
@@ -591,6 +617,7 @@ parse_pkcs12(const uint8_t *data, size_t len, const char *password, cert_list *o
 	PKCS12	   *p12;
 	int			rc = 0;
 	bool		unreadable = false;
+	OSSL_PROVIDER *legacy = NULL;
 
 	memset(out, 0, sizeof(*out));
 	out->format = TS_FORMAT_PKCS12;
@@ -607,7 +634,8 @@ parse_pkcs12(const uint8_t *data, size_t len, const char *password, cert_list *o
 		 * password passed the MAC but the contents stayed closed, load it and try
 		 * again.
 		 */
-		if (round == 1 && (!unreadable || OSSL_PROVIDER_try_load(NULL, "legacy", 1) == NULL))
+		if (round == 1 && (!unreadable ||
+						   (legacy = OSSL_PROVIDER_try_load(NULL, "legacy", 1)) == NULL))
 			break;
 		for (int i = 0; i < ntries; i++)
 		{
@@ -625,6 +653,9 @@ parse_pkcs12(const uint8_t *data, size_t len, const char *password, cert_list *o
 		out->integrity = !PKCS12_mac_present(p12) ? TS_INTEGRITY_ABSENT :
 			password ? TS_INTEGRITY_VERIFIED : TS_INTEGRITY_DEFAULT;
 	PKCS12_free(p12);
+	/* The certificates are copies by now: the provider can go. */
+	if (legacy != NULL)
+		OSSL_PROVIDER_unload(legacy);
 	ERR_clear_error();
 	if (rc == 1 && out->n == 0)
 	{

@@ -130,7 +130,7 @@ collect(attempt *a, PGconn *conn, record_data *d)
 	d->outcome = pq->PQstatus(conn) == CONNECTION_OK ? OUTCOME_OK : OUTCOME_FAILED;
 	if (d->outcome == OUTCOME_FAILED)
 		d->error = clean_error(pq->PQerrorMessage(conn), &a->given);
-	tlsinfo_from_conn(&d->tls, pq, conn);
+	tlsinfo_from_conn(&d->tls, pq, conn, &a->captured);
 }
 
 static void

@@ -14,6 +14,7 @@
  */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 
 #include "pqtls/attempt.h"
@@ -88,6 +89,20 @@ next_ssl_connect(const void *caller)
 	return fn;
 }
 
+/* Did SSL_connect() end the handshake, one way or the other? */
+static bool
+handshake_over(const ossl *o, SSL *ssl, int r)
+{
+	int			err;
+
+	if (r == 1)
+		return true;
+	if (o->SSL_get_error == NULL)
+		return false;
+	err = o->SSL_get_error(ssl, r);
+	return err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE;
+}
+
 PQTLS_EXPORT int
 SSL_connect(SSL *ssl)
 {
@@ -105,7 +120,13 @@ SSL_connect(SSL *ssl)
 		return -1;
 	}
 	r = fn(ssl);
-	if (a != NULL && o != NULL && r != 1 && a->captured.n == 0)
+
+	/*
+	 * Keep the chain of the handshake that just ended, successful or not: libpq
+	 * checks the host name only after a successful SSL_connect(), and closes the
+	 * connection when it does not match. The last handshake wins (several hosts).
+	 */
+	if (a != NULL && o != NULL && handshake_over(o, ssl, r))
 		tlsinfo_copy_chain(&a->captured, o, ssl);
 	return r;
 }

@@ -8,9 +8,10 @@
  * straight to libssl: the hooks LD_PRELOAD put in the global scope are never
  * called. So pqtls exports dlopen too. After a RTLD_DEEPBIND load it rewrites
  * the GOT entries of the objects that load brought in, for the names pqtls
- * hooks (pqtls_hooked_names, and SSL_connect for capture.c), to point at the
- * hooks: exactly what the dynamic linker would have written had the objects
- * been loaded without RTLD_DEEPBIND. Objects loaded before are never touched.
+ * hooks (pqtls_hooked_names, SSL_connect for capture.c, dlopen and dlsym), to
+ * point at its own functions: exactly what the dynamic linker would have
+ * written had the objects been loaded without RTLD_DEEPBIND. Objects loaded
+ * before are never touched.
  *
  * glibc's dlopen looks at its caller's return address: the caller's
  * DT_RPATH/DT_RUNPATH and $ORIGIN are used to find a bare name, and the
@@ -46,8 +47,14 @@
 
 #define PQTLS_EXPORT __attribute__((visibility("default")))
 
-/* The hooked names plus SSL_connect. */
+/* The hooked names plus other_names. */
 #define MAX_TARGETS 32
+
+/*
+ * The path every dlopen of the process takes stays uninstrumented under the
+ * sanitizers: it may run before their runtime has set up its shadow memory.
+ */
+#define NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
 
 typedef void *(*dlopen_fn) (const char *file, int mode);
 typedef void *(*dlsym_fn) (void *handle, const char *name);
@@ -62,7 +69,7 @@ typedef void *(*dlsym_fn) (void *handle, const char *name);
  */
 static _Atomic(dlopen_fn) libc_dlopen;
 
-static void *
+static NO_SANITIZE void *
 no_dlopen(const char *file, int mode)
 {
 	(void) file;
@@ -70,7 +77,7 @@ no_dlopen(const char *file, int mode)
 	return NULL;
 }
 
-static void *
+static NO_SANITIZE void *
 libc_symbol(const char *name)
 {
 	void	   *fn = dlvsym(RTLD_NEXT, name, "GLIBC_2.34");
@@ -85,7 +92,7 @@ libc_symbol(const char *name)
 	return fn;
 }
 
-static dlopen_fn
+static NO_SANITIZE dlopen_fn
 real_dlopen(void)
 {
 	dlopen_fn	fn = atomic_load_explicit(&libc_dlopen, memory_order_acquire);
@@ -123,12 +130,33 @@ own_base(void)
 }
 
 /*
+ * Names rebound besides the libpq hooks: capture.c's SSL_connect, and the
+ * loader entry points pqtls stands in front of, so that an object loaded with
+ * RTLD_DEEPBIND that loads libpq or looks its functions up itself is seen too
+ * (and its own RTLD_DEEPBIND loads are patched in turn).
+ */
+static const char *const other_names[] = {"SSL_connect", "dlopen", "dlsym", NULL};
+
+static void
+atfork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void
+atfork_release(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+/*
  * Our export of each name, looked up through our own handle with the C
  * library's dlsym (ours is a hook). Calls the loader: never under the lock.
  */
 static int
 own_targets(dlopen_fn real)
 {
+	const char *const *lists[] = {pqtls_hooked_names, other_names};
 	target		found[MAX_TARGETS];
 	int			n = 0;
 	Dl_info		self,
@@ -144,20 +172,19 @@ own_targets(dlopen_fn real)
 	self_handle = real(self.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
 	if (self_handle == NULL)
 		return 0;
-	for (int i = 0; n < MAX_TARGETS; i++)
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
 	{
-		const char *name = pqtls_hooked_names[i] != NULL ? pqtls_hooked_names[i] :
-			"SSL_connect";
-		void	   *addr = sym_of(self_handle, name);
-
-		if (addr != NULL && dladdr(addr, &info) && info.dli_fbase == self.dli_fbase)
+		for (const char *const *name = lists[l]; *name != NULL && n < MAX_TARGETS; name++)
 		{
-			found[n].name = name;
-			found[n].addr = addr;
-			n++;
+			void	   *addr = sym_of(self_handle, *name);
+
+			if (addr != NULL && dladdr(addr, &info) && info.dli_fbase == self.dli_fbase)
+			{
+				found[n].name = *name;
+				found[n].addr = addr;
+				n++;
+			}
 		}
-		if (pqtls_hooked_names[i] == NULL)
-			break;
 	}
 	dlclose(self_handle);
 
@@ -167,15 +194,19 @@ own_targets(dlopen_fn real)
 		memcpy(targets, found, sizeof(found[0]) * n);
 		n_targets = n;
 		atomic_store_explicit(&targets_ready, 1, memory_order_release);
+		n = -1;
 	}
 	pthread_mutex_unlock(&lock);
+	/* A child forked while another thread patches must not inherit the lock held. */
+	if (n == -1)
+		pthread_atfork(atfork_prepare, atfork_release, atfork_release);
 	return n_targets;
 }
 
 static void *
 target_for(const char *name)
 {
-	if (!((name[0] == 'P' && name[1] == 'Q') || (name[0] == 'S' && name[1] == 'S')))
+	if (name[0] != 'P' && name[0] != 'S' && name[0] != 'd')
 		return NULL;
 	for (int i = 0; i < n_targets; i++)
 		if (strcmp(targets[i].name, name) == 0)
@@ -509,7 +540,7 @@ open_and_rebind(dlopen_fn real, const char *file, int mode)
 	return handle;
 }
 
-static inline int
+static inline NO_SANITIZE int
 wants_rebinding(const char *file, int mode)
 {
 	return (mode & RTLD_DEEPBIND) != 0 && (mode & RTLD_NOLOAD) == 0 && file != NULL &&
@@ -523,13 +554,22 @@ wants_rebinding(const char *file, int mode)
  * (locals whose address is taken, cleanups), and the sibling call forced on
  * at -O1 and under the sanitizers.
  */
-#ifdef __OPTIMIZE__
+#if defined(__clang__)
+#define SIBLING_CALLS
+#if __has_attribute(musttail)
+#define TAIL_CALL __attribute__((musttail))	/* a tail call at every level, or an error */
+#else
+#define TAIL_CALL
+#endif
+#elif defined(__OPTIMIZE__)
 #define SIBLING_CALLS __attribute__((optimize("optimize-sibling-calls")))
+#define TAIL_CALL
 #else							/* -O0 does no sibling call, whatever the flag */
 #define SIBLING_CALLS __attribute__((optimize("O1", "optimize-sibling-calls")))
+#define TAIL_CALL
 #endif
 
-PQTLS_EXPORT SIBLING_CALLS void *
+PQTLS_EXPORT SIBLING_CALLS NO_SANITIZE void *
 dlopen(const char *file, int mode)
 {
 	dlopen_fn	real = real_dlopen();
@@ -541,5 +581,5 @@ dlopen(const char *file, int mode)
 		if (handle != NULL)
 			return handle;
 	}
-	return real(file, mode);
+	TAIL_CALL return real(file, mode);
 }

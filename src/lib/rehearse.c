@@ -189,9 +189,9 @@ dry_run(attempt *a, const record_data *d)
 /* ---- after_rotation ------------------------------------------------------ */
 
 static bool
-falls_back(const char *sslmode)
+is_mode(const char *sslmode, const char *name)
 {
-	return sslmode != NULL && (strcmp(sslmode, "prefer") == 0 || strcmp(sslmode, "allow") == 0);
+	return sslmode != NULL && strcmp(sslmode, name) == 0;
 }
 
 static rotation *
@@ -228,11 +228,18 @@ host_mismatch(const attempt *a, const record_data *d, char **detail)
 }
 
 /*
- * After the servers move to PQTLS_NEW_CA: a connection that checks no
- * certificate is unaffected; one whose root file holds a new CA (same subject,
- * same key) is ready; otherwise libpq fails it, except that prefer and allow
- * silently retry without TLS (downgrades). A root file that cannot be read
- * fails every sslmode that reads it, now as after.
+ * After the servers move to PQTLS_NEW_CA, by libpq's rules:
+ * - a connection that checks no certificate is unaffected;
+ * - allow tries plaintext first and TLS only when the server refuses it; prefer
+ *   retries without TLS whenever TLS fails (a certificate it cannot verify, a
+ *   root file it cannot load). Either one that has no TLS now keeps having
+ *   none: the rotation does not change it;
+ * - otherwise, with a root file that holds a new CA (same subject, same key)
+ *   and a host name that still matches, it is ready;
+ * - otherwise prefer falls back to plaintext (downgrades; or fails where the
+ *   server demands TLS), and everything else fails (breaks), allow included:
+ *   its TLS attempt, made because the server refused plaintext, has no
+ *   plaintext left to fall back to.
  */
 static rotation *
 after_rotation(attempt *a, const record_data *d)
@@ -243,6 +250,7 @@ after_rotation(attempt *a, const record_data *d)
 	const bundle_cert *held = NULL;
 	rotation   *r;
 	char	   *why = NULL;
+	bool		tls_now = d->tls.in_use;
 
 	if (newca == NULL || newca->error != NULL)
 	{
@@ -253,6 +261,11 @@ after_rotation(attempt *a, const record_data *d)
 		r = rotation_with(ROTATION_UNAFFECTED, strcmp(e->transport, "unix") == 0 ?
 						  "a Unix socket uses no TLS%s%s" :
 						  "checks no certificate (sslmode=%s, no root file)%s", e->sslmode, NULL);
+	else if ((is_mode(e->sslmode, "allow") || is_mode(e->sslmode, "prefer")) && !tls_now &&
+			 d->outcome == OUTCOME_OK)
+		r = rotation_with(ROTATION_UNAFFECTED, "sslmode=%s connects without TLS already%s",
+						  e->sslmode, a->captured.n > 0 ?
+						  " (it gave up TLS for the certificate in failed_peer)" : "");
 	else
 	{
 		root = e->rootcert_file ? bundle_get(e->rootcert_file) : NULL;
@@ -262,10 +275,11 @@ after_rotation(attempt *a, const record_data *d)
 			r = rotation_with(ROTATION_READY, "%s holds the new CA \"%s\"", e->rootcert_file,
 							  held->subject);
 		else if (held != NULL)
-			r = rotation_with(falls_back(e->sslmode) ? ROTATION_DOWNGRADES : ROTATION_BREAKS,
-							  "%s%s", why, NULL);
+			r = rotation_with(is_mode(e->sslmode, "prefer") ? ROTATION_DOWNGRADES :
+							  ROTATION_BREAKS, "%s%s", why, NULL);
 		else
-			r = rotation_with(falls_back(e->sslmode) ? ROTATION_DOWNGRADES : ROTATION_BREAKS,
+			r = rotation_with(is_mode(e->sslmode, "prefer") ? ROTATION_DOWNGRADES :
+							  ROTATION_BREAKS,
 							  root == NULL || root->error != NULL ?
 							  "the root file %s cannot be used: %s" :
 							  "%s holds none of the new CAs%s",

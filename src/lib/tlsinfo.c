@@ -19,7 +19,7 @@ copy_attr(char *dst, size_t size, const char *src)
 }
 
 void
-tlsinfo_from_conn(tls_info *t, pq_api *pq, PGconn *conn)
+tlsinfo_from_conn(tls_info *t, pq_api *pq, PGconn *conn, const peer_chain *captured)
 {
 	memset(t, 0, sizeof(*t));
 	if (conn == NULL || pq->PQsslInUse == NULL || !pq->PQsslInUse(conn))
@@ -30,7 +30,10 @@ tlsinfo_from_conn(tls_info *t, pq_api *pq, PGconn *conn)
 		copy_attr(t->protocol, sizeof(t->protocol), pq->PQsslAttribute(conn, "protocol"));
 		copy_attr(t->cipher, sizeof(t->cipher), pq->PQsslAttribute(conn, "cipher"));
 	}
-	if (pq->PQsslStruct != NULL)
+	/* The handshake's own copy (capture.c), else read it from the live SSL. */
+	if (captured != NULL && captured->n > 0)
+		peer_chain_copy(&t->chain, captured);
+	else if (pq->PQsslStruct != NULL)
 		tlsinfo_copy_chain(&t->chain, pq_ossl(pq), pq->PQsslStruct(conn, "OpenSSL"));
 }
 
