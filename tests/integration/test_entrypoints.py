@@ -168,7 +168,7 @@ def test_only_hooks_are_exported(lib):
     assert names == sorted([
         "PQconnectPoll", "PQconnectStart", "PQconnectStartParams", "PQconnectdb",
         "PQconnectdbParams", "PQfinish", "PQping", "PQpingParams", "PQreset", "PQresetPoll",
-        "PQresetStart", "PQsetdbLogin", "SSL_connect", "dlsym"]), names
+        "PQresetStart", "PQsetdbLogin", "SSL_connect", "dlopen", "dlsym"]), names
 
 
 def test_program_without_libpq_is_untouched(lib, home):
