@@ -46,7 +46,7 @@ HELPER_BIN := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 
 PYTHON  := /usr/bin/python3
 
-.PHONY: all lib cli tests test unit integration demo asan bench install clean deps
+.PHONY: all lib cli tests test unit integration demo asan bench install clean deps fuzz fuzz-smoke
 
 all: lib cli
 
@@ -97,6 +97,23 @@ integration: deps tests
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+# libFuzzer targets (fuzz/fuzz_*.c), built with clang against src/common.
+FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN   := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 10
+
+$(BUILD)/fuzz/%: fuzz/%.c $(COMMON_SRC) $(wildcard include/pqtls/*.h)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -DPQTLS_CLI -std=c11 $(FUZZ_FLAGS) -Iinclude -o $@ $< $(COMMON_SRC) \
+	    $(filter-out src/cli/main.c,$(wildcard src/cli/report.c)) -lssl -lcrypto -lpq
+
+fuzz: $(FUZZ_BIN)
+
+# A short run of every target over its corpus (CI): FUZZ_SECONDS each.
+fuzz-smoke: deps $(FUZZ_BIN)
+	@bash fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
 
 demo: deps all
 	@bash demo/run.sh

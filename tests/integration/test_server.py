@@ -83,7 +83,7 @@ def test_unix_socket(pg, home):
 def test_server_settings(pg):
     assert pg.psql("SHOW ssl") == "on"
     assert pg.psql("SHOW max_connections") == "200"
-    assert pg.psql("SHOW listen_addresses") == "127.0.0.1"
+    assert pg.psql("SHOW listen_addresses") == ",".join(pg.listen)
     assert pg.psql("SHOW port") == str(pg.port)
     assert USER_PASSWORD in SECRETS and pg.password == USER_PASSWORD
 

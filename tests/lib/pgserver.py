@@ -302,7 +302,9 @@ class PgServer:
             f.write("# pqtls test server\n"
                     "local     all all              trust\n"
                     "hostssl   all all 127.0.0.1/32 scram-sha-256\n"
-                    "hostnossl all all 127.0.0.1/32 scram-sha-256\n")
+                    "hostnossl all all 127.0.0.1/32 scram-sha-256\n"
+                    "hostssl   all all ::1/128 scram-sha-256\n"
+                    "hostnossl all all ::1/128 scram-sha-256\n")
 
         for attempt in range(5):
             self.port = free_port()
@@ -324,6 +326,22 @@ class PgServer:
                   "CREATE DATABASE %s OWNER %s;\n" % (USER, USER_PASSWORD, DBNAME, USER))
         self.start_seconds = time.monotonic() - t0
 
+    @property
+    def listen(self):
+        """127.0.0.1, and ::1 where the machine has IPv6 loopback (ipv6 is True then)."""
+        return ["127.0.0.1", "::1"] if self.ipv6 else ["127.0.0.1"]
+
+    @property
+    def ipv6(self):
+        if not hasattr(self, "_ipv6"):
+            try:
+                with socket.socket(socket.AF_INET6) as s:
+                    s.bind(("::1", self.port))
+                self._ipv6 = True
+            except OSError:
+                self._ipv6 = False
+        return self._ipv6
+
     def _write_conf(self):
         conf = os.path.join(self.datadir, "postgresql.conf")
         with open(conf) as f:
@@ -331,7 +349,7 @@ class PgServer:
         text = text.split("\n# ---- pqtls test settings ----\n")[0]
         q = lambda p: "'" + p.replace("'", "''") + "'"
         text += ("\n# ---- pqtls test settings ----\n"
-                 "listen_addresses = '127.0.0.1'\n"
+                 "listen_addresses = '%s'\n"
                  "port = %d\n"
                  "unix_socket_directories = %s\n"
                  "unix_socket_permissions = 0777\n"
@@ -352,7 +370,8 @@ class PgServer:
                  "log_timezone = 'UTC'\n"
                  "log_connections = on\n"
                  "log_line_prefix = '%%m [%%p] '\n"
-                 % (self.port, q(self.dir), q(self.server_cert), q(self.server_key),
+                 % (",".join(self.listen), self.port, q(self.dir), q(self.server_cert),
+                    q(self.server_key),
                     q(os.path.join(self.dir, "client-ca.crt"))))
         with open(conf, "w") as f:
             f.write(text)
