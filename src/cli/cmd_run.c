@@ -378,6 +378,7 @@ cmd_run(int argc, char **argv)
 	{
 		report	   *r = report_new();
 
+		report_set_name(r, "pqtls run");
 		if (own_dir)
 			summarise_dir(r, dir);
 		else

@@ -264,7 +264,8 @@ same_text(const char *kept, slice s)
 {
 	if (kept == NULL || s.p == NULL)
 		return kept == NULL && s.p == NULL;
-	return strncmp(kept, s.p, s.n) == 0 && kept[s.n] == '\0';
+	/* (A string with an escaped NUL compares unequal to its own copy: harmless.) */
+	return strnlen(kept, s.n + 1) == s.n && memcmp(kept, s.p, s.n) == 0;
 }
 
 /* Replace *kept by a copy of s. */
