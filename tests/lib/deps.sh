@@ -36,6 +36,7 @@ ruby-pg
 jq
 valgrind
 clang
+libclang-rt-14-dev    ^libclang-rt-[0-9]+-dev$
 default-jdk-headless
 '
 
