@@ -80,7 +80,10 @@ pq_api	   *pq_for_function(const void *fn);
 /* Remember the copy whose function a dlsym() of the program returned. */
 void		pq_note_dlsym_copy(pq_api *pq);
 
+typedef void *(*dlsym_fn) (void *handle, const char *name);
+
 /* The dlsym() of the C library, whatever pqtls's own dlsym() hook does. */
+dlsym_fn	libc_dlsym(void);
 void	   *real_dlsym(void *handle, const char *name);
 
 /* dlsym(RTLD_NEXT, name) as seen from `caller`, skipping pqtls itself. */

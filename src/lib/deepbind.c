@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "pqtls/resolve.h"
+#include "pqtls/tailcall.h"
 
 #define PQTLS_EXPORT __attribute__((visibility("default")))
 
@@ -52,9 +53,9 @@
 
 /*
  * The path every dlopen of the process takes stays uninstrumented under the
- * sanitizers: it may run before their runtime has set up its shadow memory.
+ * sanitizers (NO_SANITIZE): it may run before their runtime has set up its
+ * shadow memory.
  */
-#define NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
 
 typedef void *(*dlopen_fn) (const char *file, int mode);
 typedef void *(*dlsym_fn) (void *handle, const char *name);
@@ -554,21 +555,6 @@ wants_rebinding(const char *file, int mode)
  * (locals whose address is taken, cleanups), and the sibling call forced on
  * at -O1 and under the sanitizers.
  */
-#if defined(__clang__)
-#define SIBLING_CALLS
-#if __has_attribute(musttail)
-#define TAIL_CALL __attribute__((musttail))	/* a tail call at every level, or an error */
-#else
-#define TAIL_CALL
-#endif
-#elif defined(__OPTIMIZE__)
-#define SIBLING_CALLS __attribute__((optimize("optimize-sibling-calls")))
-#define TAIL_CALL
-#else							/* -O0 does no sibling call, whatever the flag */
-#define SIBLING_CALLS __attribute__((optimize("O1", "optimize-sibling-calls")))
-#define TAIL_CALL
-#endif
-
 PQTLS_EXPORT SIBLING_CALLS NO_SANITIZE void *
 dlopen(const char *file, int mode)
 {

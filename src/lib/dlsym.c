@@ -3,15 +3,18 @@
  *
  * psycopg 3's pure-Python implementation loads libpq with ctypes and calls what
  * dlsym(handle, "PQconnectStart") returns: a pointer into libpq that no
- * LD_PRELOAD symbol can stand in front of. So pqtls exports dlsym too. Any name
- * it does not hook is answered exactly as the C library answers it; for a hooked
- * libpq function it returns its hook, after noting which libpq copy the program
- * asked, so the hook later calls into that same copy.
+ * LD_PRELOAD symbol can stand in front of. So pqtls exports dlsym too. A lookup
+ * through a handle of one of the hooked libpq names gets the hook, after pqtls
+ * notes which libpq copy the program asked, so the hook later calls into that
+ * same copy. Every other lookup, RTLD_NEXT and RTLD_DEFAULT included, goes to
+ * the C library as a sibling call (tailcall.h), which sees the program's own
+ * return address and answers exactly as without pqtls.
  */
 #include <dlfcn.h>
 #include <string.h>
 
 #include "pqtls/resolve.h"
+#include "pqtls/tailcall.h"
 
 #define PQTLS_EXPORT __attribute__((visibility("default")))
 
@@ -32,8 +35,6 @@ own_hook(int index)
 static int
 hooked_index(const char *name)
 {
-	if (name == NULL || name[0] != 'P' || name[1] != 'Q')
-		return -1;
 	for (int i = 0; pqtls_hooked_names[i] != NULL; i++)
 		if (strcmp(pqtls_hooked_names[i], name) == 0)
 			return i;
@@ -41,17 +42,20 @@ hooked_index(const char *name)
 }
 
 /*
- * A lookup that found our own export (RTLD_DEFAULT with libpq in the global
- * scope behind us) is right as it is while some libpq is there to forward to;
- * with none, the program must see what it would see without pqtls: nothing.
+ * A libpq function found through a handle: hand out its hook. A lookup that
+ * found our own export (a handle whose scope is the global one) is right as it
+ * is. A copy pqtls cannot bind is left alone: the program gets the real
+ * function, unrecorded but working.
  */
 static void *
-hook_for(int index, void *sym, const void *caller)
+hooked_lookup(dlsym_fn next, void *handle, const char *name)
 {
+	void	   *sym = next(handle, name);
+	int			index;
 	pq_api	   *pq;
 
-	if (pqtls_owns(sym))
-		return pq_for_caller(caller) != NULL ? sym : NULL;
+	if (sym == NULL || (index = hooked_index(name)) < 0 || pqtls_owns(sym))
+		return sym;
 	pq = pq_for_function(sym);
 	if (pq == NULL)
 		return sym;
@@ -59,43 +63,19 @@ hook_for(int index, void *sym, const void *caller)
 	return own_hook(index);
 }
 
-/*
- * RTLD_DEFAULT from a module dlopen()ed with RTLD_LOCAL also searches that
- * module's own scope; from here it would search only the global one.
- */
-static void *
-default_lookup(const char *name, const void *caller)
+static inline NO_SANITIZE int
+maybe_hooked(void *handle, const char *name)
 {
-	void	   *sym = real_dlsym(RTLD_DEFAULT, name);
-	Dl_info		info;
-
-	if (sym == NULL && dladdr(caller, &info) && info.dli_fname != NULL)
-	{
-		void	   *h = dlopen(info.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
-
-		if (h != NULL)
-		{
-			sym = real_dlsym(h, name);
-			dlclose(h);
-		}
-	}
-	return sym;
+	return handle != RTLD_NEXT && handle != RTLD_DEFAULT && name != NULL &&
+		name[0] == 'P' && name[1] == 'Q';
 }
 
-PQTLS_EXPORT void *
+PQTLS_EXPORT SIBLING_CALLS NO_SANITIZE void *
 dlsym(void *handle, const char *name)
 {
-	const void *caller = __builtin_return_address(0);
-	void	   *sym;
-	int			index;
+	dlsym_fn	next = libc_dlsym();
 
-	if (handle == RTLD_NEXT)
-		sym = resolve_next(name, caller);
-	else if (handle == RTLD_DEFAULT)
-		sym = default_lookup(name, caller);
-	else
-		sym = real_dlsym(handle, name);
-	if (sym == NULL || (index = hooked_index(name)) < 0)
-		return sym;
-	return hook_for(index, sym, caller);
+	if (__builtin_expect(maybe_hooked(handle, name), 0))
+		return hooked_lookup(next, handle, name);
+	TAIL_CALL return next(handle, name);
 }

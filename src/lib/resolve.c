@@ -17,6 +17,7 @@
 #include "pqtls/diag.h"
 #include "pqtls/ossl.h"
 #include "pqtls/resolve.h"
+#include "pqtls/tailcall.h"
 
 /* Most processes hold one libpq; a few hold two. Past this we stop registering. */
 #define MAX_COPIES 8
@@ -45,8 +46,11 @@ static _Atomic int n_callers;
 /* The copy whose functions a dlsym() of the program last returned (psycopg 3). */
 static _Atomic(pq_api *) last_dlsym_copy;
 
-static void *(*libc_dlsym) (void *, const char *);
+static _Atomic(dlsym_fn) libc_dlsym_ptr;
 static const void *own_base;
+/* The address range of libpqtls.so's own PT_LOAD segments (see pqtls_owns). */
+static uintptr_t own_start,
+			own_end;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -61,31 +65,81 @@ atfork_release(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* dl_iterate_phdr callback: the range of the object that holds init_resolver. */
+static int
+find_own_range(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t	self = (uintptr_t) arg,
+				lo = UINTPTR_MAX,
+				hi = 0;
+
+	(void) size;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+	{
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (info->dlpi_addr + ph->p_vaddr < lo)
+			lo = info->dlpi_addr + ph->p_vaddr;
+		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
+			hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+	}
+	if (self < lo || self >= hi)
+		return 0;
+	own_start = lo;
+	own_end = hi;
+	return 1;
+}
+
 static void
 init_resolver(void)
 {
 	Dl_info		self;
 
-	/*
-	 * glibc 2.34 moved dlsym into libc under version GLIBC_2.34; older ones
-	 * (and the compatibility alias) carry GLIBC_2.2.5 on x86_64. dlvsym is not
-	 * hooked, so this reaches the C library's dlsym whatever we export.
-	 */
-	libc_dlsym = (void *(*) (void *, const char *)) dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
-	if (libc_dlsym == NULL)
-		libc_dlsym = (void *(*) (void *, const char *)) dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
 	if (dladdr((void *) init_resolver, &self))
 		own_base = self.dli_fbase;
+	dl_iterate_phdr(find_own_range, (void *) init_resolver);
 	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+}
+
+static NO_SANITIZE void *
+no_dlsym(void *handle, const char *name)
+{
+	(void) handle;
+	(void) name;
+	return NULL;
+}
+
+/*
+ * glibc 2.34 moved dlsym into libc under version GLIBC_2.34; older ones (and
+ * the compatibility alias) carry GLIBC_2.2.5 on x86_64. dlvsym is not hooked,
+ * so this reaches the C library's dlsym whatever we export. Resolved by
+ * whichever thread gets there first, without pthread_once: it runs inside the
+ * sanitizers' start-up and inside library constructors (under the loader's
+ * lock), and resolving twice gives the same pointer.
+ */
+NO_SANITIZE dlsym_fn
+libc_dlsym(void)
+{
+	dlsym_fn	fn = atomic_load_explicit(&libc_dlsym_ptr, memory_order_acquire);
+
+	if (fn == NULL)
+	{
+		fn = (dlsym_fn) dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+		if (fn == NULL)
+			fn = (dlsym_fn) dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
+		if (fn == NULL)
+			fn = no_dlsym;
+		atomic_store_explicit(&libc_dlsym_ptr, fn, memory_order_release);
+	}
+	return fn;
 }
 
 void *
 real_dlsym(void *handle, const char *name)
 {
-	pthread_once(&init_once, init_resolver);
-	if (libc_dlsym == NULL)
-		return NULL;
-	return libc_dlsym(handle, name);
+	return libc_dlsym()(handle, name);
 }
 
 int
@@ -94,7 +148,18 @@ pqtls_owns(const void *addr)
 	Dl_info		info;
 
 	pthread_once(&init_once, init_resolver);
-	return addr != NULL && dladdr(addr, &info) && info.dli_fbase == own_base;
+	if (addr == NULL)
+		return 0;
+	/*
+	 * An address range check, not dladdr(): dladdr() looks for the nearest
+	 * symbol through the whole dynamic symbol table of the object holding
+	 * addr (about 130,000 instructions for one in libcrypto), and this runs
+	 * for every function bound from libpq's scope and every dlsym() of the
+	 * program.
+	 */
+	if (own_end != 0)
+		return (uintptr_t) addr >= own_start && (uintptr_t) addr < own_end;
+	return dladdr(addr, &info) && info.dli_fbase == own_base;
 }
 
 /* ---- scanning the loaded objects ---------------------------------------- */

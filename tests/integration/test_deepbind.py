@@ -11,6 +11,7 @@ The programs and libraries are built here, at test time, with cc, in a scratch d
     plugins/        libplugin.so (found only through $ORIGIN/plugins), libneedsdep.so
     deps/           libdep.so, needed by libneedsdep.so
     libpqclient.so  links -lpq: PQconnectdb + PQfinish, loaded the way PHP loads pgsql.so
+    libdlsymclient.so  no -lpq: dlopen()s libpq itself and dlsym()s PQconnectdb
 """
 
 import os
@@ -181,6 +182,37 @@ client_connect(const char *conninfo)
 }
 """
 
+# Loaded with RTLD_DEEPBIND, it loads libpq itself and looks its functions up: the way PHP's
+# FFI or a plugin that only optionally uses libpq does.
+DLSYMCLIENT_C = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+int client_dlsym(const char *conninfo);
+int
+client_dlsym(const char *conninfo)
+{
+    void *pq = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    void *(*connectdb) (const char *);
+    int (*status) (const void *);
+    void (*finish) (void *);
+    void *conn;
+    int ok;
+
+    if (pq == NULL) {
+        printf("no libpq: %s\n", dlerror());
+        return 1;
+    }
+    connectdb = (void *(*) (const char *)) dlsym(pq, "PQconnectdb");
+    status = (int (*) (const void *)) dlsym(pq, "PQstatus");
+    finish = (void (*) (void *)) dlsym(pq, "PQfinish");
+    conn = connectdb(conninfo);
+    ok = status(conn) == 0;     /* CONNECTION_OK */
+    printf("status=%s\n", ok ? "ok" : "bad");
+    finish(conn);
+    return ok ? 0 : 1;
+}
+"""
+
 
 # --------------------------------------------------------------------------- building
 
@@ -221,27 +253,31 @@ def tree():
         pytest.skip("no C compiler")
     d = harness.scratch_dir("deepbind-")
     plugins = os.path.join(d, "plugins")
+    lplugins = os.path.join(d, "lplugins")
     deps = os.path.join(d, "deps")
-    os.makedirs(plugins)
-    os.makedirs(deps)
+    for sub in (plugins, lplugins, deps):
+        os.makedirs(sub)
     t = {"dir": d, "plugins": plugins}
     cc(os.path.join(plugins, "libplugin.so"), {"plugin.c": PLUGIN_C}, "-shared", "-fPIC",
        cwd=d)
-    # libneedsdep.so needs libdep.so, which sits where only a caller's DT_RPATH points.
+    cc(os.path.join(lplugins, "liblplugin.so"), {"plugin.c": PLUGIN_C}, "-shared", "-fPIC",
+       cwd=d)
+    # libneedsdep.so needs libdep.so, which only rpath/main's DT_RPATH ($ORIGIN/deps) finds.
     cc(os.path.join(deps, "libdep.so"), {"dep.c": DEP_C}, "-shared", "-fPIC", cwd=d)
     t["needsdep"] = cc(os.path.join(plugins, "libneedsdep.so"), {"needsdep.c": NEEDS_DEP_C},
                        "-shared", "-fPIC", "-L" + deps, "-ldep", cwd=d)
     t["undefined"] = cc(os.path.join(plugins, "libundefined.so"),
                         {"undefined.c": UNDEFINED_C}, "-shared", "-fPIC", cwd=d)
     for tag, dtags in (("rpath", "--disable-new-dtags"), ("runpath", "--enable-new-dtags")):
-        # TAG/libcaller.so and TAG/main both search $ORIGIN/plugins and $ORIGIN/deps;
-        # main finds libcaller.so in $ORIGIN.
+        # TAG/main searches $ORIGIN/plugins (and finds libcaller.so in $ORIGIN);
+        # TAG/libcaller.so searches $ORIGIN/lplugins, which the program does not (glibc
+        # always searches the program's own DT_RPATH, whoever calls dlopen).
         sub = os.path.join(d, tag)
         os.makedirs(sub)
-        os.symlink(plugins, os.path.join(sub, "plugins"))
-        os.symlink(deps, os.path.join(sub, "deps"))
+        for name, path in (("plugins", plugins), ("lplugins", lplugins), ("deps", deps)):
+            os.symlink(path, os.path.join(sub, name))
         lib = cc(os.path.join(sub, "libcaller.so"), {"caller.c": CALLER_C}, "-shared",
-                 "-fPIC", "-Wl," + dtags, "-Wl,-rpath,$ORIGIN/plugins:$ORIGIN/deps", cwd=d)
+                 "-fPIC", "-Wl," + dtags, "-Wl,-rpath,$ORIGIN/lplugins", cwd=d)
         exe = cc(os.path.join(sub, "main"), {"main.c": MAIN_C}, "-Wl," + dtags,
                  "-Wl,-rpath,$ORIGIN/plugins:$ORIGIN:$ORIGIN/deps", "-L" + sub, "-lcaller",
                  cwd=d)
@@ -252,6 +288,8 @@ def tree():
     cc(os.path.join(d, "libpqclient.so"), {"pqclient.c": PQCLIENT_C}, "-shared", "-fPIC",
        "-I" + pg_include(), "-lpq", cwd=d)
     t["pqclient"] = os.path.join(d, "libpqclient.so")
+    t["dlsymclient"] = cc(os.path.join(d, "libdlsymclient.so"),
+                          {"dlsymclient.c": DLSYMCLIENT_C}, "-shared", "-fPIC", cwd=d)
     ctor = cc(os.path.join(d, "libctor.so"), {"ctor.c": CTOR_C}, "-shared", "-fPIC", cwd=d)
     t["ctor_main"] = cc(os.path.join(d, "ctor_main"), {"ctor_main.c": CTOR_MAIN_C},
                         "-L" + d, "-Wl,-rpath," + d, "-lctor", cwd=d)
@@ -284,9 +322,11 @@ def same_as_plain(argv, home, env_extra=None, cwd=None):
 
 # --------------------------------------------------------------------------- (a) RPATH
 
-# Bare names are searched with the caller's DT_RPATH/DT_RUNPATH ($ORIGIN/plugins), and a
-# '$ORIGIN' name is expanded with the caller's directory: all of these only work when the
-# C library's dlopen sees the program's own return address.
+# Bare names are searched with the caller's DT_RPATH/DT_RUNPATH ($ORIGIN/plugins for main,
+# $ORIGIN/lplugins for libcaller.so), and a '$ORIGIN' name is expanded with the caller's
+# directory: these only work when the C library's dlopen sees the program's own return
+# address. (A bare name from rpath/main would be found anyway: glibc searches the
+# program's DT_RPATH whoever calls. Every other case fails if the tail call is lost.)
 BARE = [
     ("now", "libplugin.so"),
     ("lazy-global", "libplugin.so"),
@@ -300,6 +340,8 @@ BARE = [
 @pytest.mark.parametrize("mode,name", BARE, ids=["%s-%s" % (m, n.split("/")[0][:7])
                                                    for m, n in BARE])
 def test_caller_search_path_is_kept(tree, home, lib, no_sanitizer, dtag, caller, mode, name):
+    if caller == "lib":
+        name = name.replace("plugin", "lplugin")
     argv = [tree[dtag], caller, name, mode, "plugin_answer", "%s-%s" % (caller, dtag)]
     plain, pre, both = same_as_plain(argv, home)
     assert plain.returncode == 0 and "plugin answers 42" in plain.stdout, both
@@ -378,6 +420,16 @@ def test_deepbind_twice_records_each(tree, pg, home, lib, no_sanitizer):
             "client_connect", pg.conninfo()]
     plain, pre, both = same_as_plain(argv, home)
     assert plain.returncode == 0, both
+    assert pre.record["api"] == "PQconnectdb" and pre.record["outcome"] == "ok", both
+
+
+def test_deepbind_object_that_loads_libpq_itself(tree, pg, home, lib, no_sanitizer):
+    """The dlopen and dlsym references of a RTLD_DEEPBIND object are rebound like the
+    libpq ones: libpq loaded and looked up from inside it is seen (dlsym.c)."""
+    argv = [tree["rpath"], "main", tree["dlsymclient"], "lazy-global-deepbind",
+            "client_dlsym", pg.conninfo()]
+    plain, pre, both = same_as_plain(argv, home)
+    assert plain.returncode == 0 and plain.stdout == "status=ok\n", both
     assert pre.record["api"] == "PQconnectdb" and pre.record["outcome"] == "ok", both
 
 
