@@ -75,6 +75,7 @@ typedef struct attempt
 	bool		is_ping;
 	bool		have_snapshot;	/* PQping: the record was taken from libpq's inner conn */
 	struct record_data *snapshot;
+	PGconn	   *conn;			/* the live connection while its record is made, else NULL */
 } attempt;
 
 void		attempt_init(attempt *a, const char *api, pq_api *pq);

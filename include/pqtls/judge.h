@@ -23,6 +23,14 @@
 verdict    *judge_verify_full(const ossl *o, const bundle *b, const peer_chain *chain,
 							  const char *host, method m);
 
+/*
+ * The same, with `live` (may be NULL, or hold NULLs): for each certificate of
+ * `chain`, the X509 object that o's own handshake already decoded from those
+ * very bytes, borrowed for the call, so it is not decoded again.
+ */
+verdict    *judge_verify_full_live(const ossl *o, const bundle *b, const peer_chain *chain,
+								   X509 *const *live, const char *host, method m);
+
 /* Is the chain trusted by b (no host name check)? reason and detail as above. */
 reason		judge_chain(const ossl *o, const bundle *b, const peer_chain *chain,
 						char **detail);

@@ -36,7 +36,10 @@ void		probe_result_free(probe_result *r);
  */
 int			probe_parse_ssl_reply(const unsigned char *buf, size_t len);
 
-/* Is s an IP address the way libpq's is_ip_address() sees it (no SNI then)? */
+/*
+ * Is s an IP address the way libpq's is_ip_address() sees it (inet_aton or
+ * inet_pton)?  (Not the SNI rule: libpq has another test for that, probe.c.)
+ */
 bool		probe_is_ip_address(const char *s);
 
 #endif

@@ -21,7 +21,12 @@
 static char *
 read_file(const char *path, size_t *len, struct stat *st, char **error)
 {
-	int			fd = open(path, O_RDONLY | O_CLOEXEC);
+	/*
+	 * O_NONBLOCK: a FIFO (or a device) named as a bundle must be refused, not
+	 * block the program's connection until someone writes to it.  Reading a
+	 * regular file ignores the flag.
+	 */
+	int			fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	char	   *data = NULL;
 	size_t		got = 0;
 	char		msg[512];
@@ -83,7 +88,19 @@ index_cert(bundle_cert *bc, uint8_t *der, size_t len)
 	bc->der = der;
 	bc->der_len = len;
 	bc->subject_key = x509_name_key(c->subject_raw, &bc->subject_key_len);
-	bc->issuer_key = x509_name_key(c->issuer_raw, &bc->issuer_key_len);
+	/* A root (self-signed: the same Name bytes twice) needs its key made once. */
+	if (bc->subject_key != NULL && c->issuer_raw.len == c->subject_raw.len &&
+		memcmp(c->issuer_raw.p, c->subject_raw.p, c->subject_raw.len) == 0)
+	{
+		bc->issuer_key = malloc(bc->subject_key_len ? bc->subject_key_len : 1);
+		if (bc->issuer_key != NULL)
+		{
+			memcpy(bc->issuer_key, bc->subject_key, bc->subject_key_len);
+			bc->issuer_key_len = bc->subject_key_len;
+		}
+	}
+	else
+		bc->issuer_key = x509_name_key(c->issuer_raw, &bc->issuer_key_len);
 	bc->spki = c->spki;
 	bc->subject = c->subject ? strdup(c->subject) : NULL;
 	bc->issuer = c->issuer ? strdup(c->issuer) : NULL;
@@ -207,7 +224,31 @@ bundle_destroy(bundle *b)
 }
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t cache_atfork_once = PTHREAD_ONCE_INIT;
 static bundle *cache[BUNDLE_CACHE];
+
+/*
+ * No lock of ours is held across fork(): a thread inside bundle_get() while
+ * another forks would leave the child's cache locked forever (its first
+ * dry-run record would hang).
+ */
+static void
+cache_lock_take(void)
+{
+	pthread_mutex_lock(&cache_lock);
+}
+
+static void
+cache_lock_give(void)
+{
+	pthread_mutex_unlock(&cache_lock);
+}
+
+static void
+cache_register_atfork(void)
+{
+	pthread_atfork(cache_lock_take, cache_lock_give, cache_lock_give);
+}
 
 static bool
 unchanged(const bundle *b, const struct stat *st)
@@ -231,6 +272,7 @@ bundle_get(const char *path)
 	int			slot = -1;
 	bool		exists = stat(path, &st) == 0;
 
+	pthread_once(&cache_atfork_once, cache_register_atfork);
 	pthread_mutex_lock(&cache_lock);
 	for (int i = 0; i < BUNDLE_CACHE; i++)
 	{

@@ -100,6 +100,14 @@ buf_reserve(pqtls_buf *b, size_t n)
 void
 buf_append(pqtls_buf *b, const char *s, size_t n)
 {
+	/* The common case, room already there: no call but the copy. */
+	if (n > 0 && !b->oom && b->cap - b->len > n)
+	{
+		memcpy(b->data + b->len, s, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return;
+	}
 	if (!buf_reserve(b, n))
 		return;
 	if (n > 0)
@@ -117,6 +125,13 @@ buf_puts(pqtls_buf *b, const char *s)
 void
 buf_putc(pqtls_buf *b, char c)
 {
+	/* Called once per character by the DER name readers: keep it short. */
+	if (!b->oom && b->cap - b->len > 1)
+	{
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return;
+	}
 	buf_append(b, &c, 1);
 }
 

@@ -83,28 +83,40 @@ der_is_single_cert(const uint8_t *data, size_t len)
 	return data != NULL && len > 0 && der_cert_size(data, len) == len;
 }
 
-static int
-base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/*
+ * What each byte is to the decoder: a base64 digit (0..63), white space
+ * (B64_BLANK: ' ', \t, \r, \n, \v, \f; not isspace(), which depends on the
+ * locale of the host program), padding, or anything else. One table lookup a
+ * character: a bundle of a hundred certificates is about 160,000 of them.
+ */
+#define B64_BAD 64
+#define B64_BLANK 65
+#define B64_PAD 66
 
-/* Not isspace(): that depends on the locale of the host program. */
-static bool
-is_blank(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
+#define XX B64_BAD
+#define SP B64_BLANK
+#define PD B64_PAD
+static const uint8_t b64_class[256] = {
+	XX, XX, XX, XX, XX, XX, XX, XX, XX, SP, SP, SP, SP, SP, XX, XX,	/* 0x00 */
+	XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,	/* 0x10 */
+	SP, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, 62, XX, XX, XX, 63,	/* 0x20 */
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, XX, XX, XX, PD, XX, XX,	/* 0x30 */
+	XX, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,	/* 0x40 */
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, XX, XX, XX, XX, XX,	/* 0x50 */
+	XX, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,	/* 0x60 */
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, XX, XX, XX, XX, XX,	/* 0x70 */
+	XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,	/* 0x80 */
+	XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,	/* 0x90 */
+	XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,	/* 0xA0 */
+	XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,	/* 0xB0 */
+	XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,	/* 0xC0 */
+	XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,	/* 0xD0 */
+	XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,	/* 0xE0 */
+	XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,	/* 0xF0 */
+};
+#undef XX
+#undef SP
+#undef PD
 
 /*
  * Decode the base64 in s[0..n), skipping white space anywhere.  Padding is
@@ -126,20 +138,43 @@ base64_decode(const char *s, size_t n, size_t *outlen)
 
 	for (size_t i = 0; i < n; i++)
 	{
-		unsigned char c = (unsigned char) s[i];
-		int			v;
+		uint8_t		v;
 
-		if (is_blank(c))
-			continue;
-		if (c == '=')
+		/* Four digits on a group boundary (nearly all of a PEM body): one step. */
+		while (have == 0 && !padding && n - i >= 4)
 		{
-			padding = true;
-			continue;
+			uint32_t	a = b64_class[(unsigned char) s[i]],
+						b = b64_class[(unsigned char) s[i + 1]],
+						c = b64_class[(unsigned char) s[i + 2]],
+						d = b64_class[(unsigned char) s[i + 3]];
+
+			if ((a | b | c | d) >= B64_BAD)
+				break;
+			acc = (a << 18) | (b << 12) | (c << 6) | d;
+			out[o++] = (uint8_t) (acc >> 16);
+			out[o++] = (uint8_t) (acc >> 8);
+			out[o++] = (uint8_t) acc;
+			acc = 0;
+			i += 4;
 		}
-		v = base64_value(c);
-		if (v < 0 || padding)
+		if (i >= n)
+			break;
+		v = b64_class[(unsigned char) s[i]];
+
+		if (v >= B64_BAD)
+		{
+			if (v == B64_BLANK)
+				continue;
+			if (v == B64_PAD)
+			{
+				padding = true;
+				continue;
+			}
 			goto bad;
-		acc = (acc << 6) | (uint32_t) v;
+		}
+		if (padding)
+			goto bad;
+		acc = (acc << 6) | v;
 		if (++have == 4)
 		{
 			out[o++] = (uint8_t) (acc >> 16);

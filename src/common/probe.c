@@ -204,6 +204,19 @@ ssl_error_detail(const ossl *o, probe_result *r)
 			   buf[0] ? buf : "the server closed the connection");
 }
 
+/*
+ * Does libpq send `host` as SNI?  initialize_SSL() in fe-secure-openssl.c
+ * (14 and later) has a test of its own, not is_ip_address(): no SNI for a
+ * host of digits and dots only, or one holding a ':'.  So "0x7f.0.0.1" (an
+ * address to inet_aton) is sent, and "1.2.3.4.5" (no address) is not.
+ */
+static bool
+libpq_sends_sni(const char *host)
+{
+	return host != NULL && host[0] != '\0' && host[0] != '/' &&
+		strspn(host, "0123456789.") != strlen(host) && strchr(host, ':') == NULL;
+}
+
 static void
 handshake(const ossl *o, int fd, const char *host, long deadline, probe_result *r)
 {
@@ -216,9 +229,9 @@ handshake(const ossl *o, int fd, const char *host, long deadline, probe_result *
 				   NULL);
 		goto done;
 	}
-	/* libpq's defaults: TLS 1.2 at least, SNI unless the host is an address. */
+	/* libpq's defaults: TLS 1.2 at least, SNI unless the host looks like an address. */
 	o->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
-	if (host != NULL && host[0] != '\0' && host[0] != '/' && !probe_is_ip_address(host))
+	if (libpq_sends_sni(host))
 		o->SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *) host);
 	o->SSL_set_fd(ssl, fd);
 	o->ERR_clear_error();

@@ -456,8 +456,12 @@ truststore_parse_jks(const uint8_t *data, size_t len, const char *password,
 					c->chain_pos = (int) (k + 1 < INT_MAX ? k + 1 : INT_MAX);
 				}
 			}
+			/*
+			 * The chain's length as stored, like chain_pos: a certificate of
+			 * another type is skipped, but still holds its place in the chain.
+			 */
 			for (int i = first; i < out->n; i++)
-				out->certs[i].chain_len = out->n - first;
+				out->certs[i].chain_len = (int) (chain < INT_MAX ? chain : INT_MAX);
 		}
 		else if (tag == JKS_TAG_SECRET && jceks)
 		{

@@ -329,7 +329,7 @@ buf_put_dn_escaped(pqtls_buf *b, const uint8_t *s, size_t n)
 			buf_append(b, esc, 3);
 			continue;
 		}
-		if (strchr(",+\"\\<>;", c) != NULL ||
+		if (c == ',' || c == '+' || c == '"' || c == '\\' || c == '<' || c == '>' || c == ';' ||
 			(i == 0 && (c == '#' || c == ' ')) ||
 			(i == n - 1 && c == ' '))
 			buf_putc(b, '\\');
@@ -1431,7 +1431,12 @@ x509_parse(const uint8_t *der, size_t len, x509_cert *out)
 
 	/* The strings last: everything they depend on has been checked by now. */
 	out->subject = name_to_string(out->subject_raw, &out->cn);
-	out->issuer = name_to_string(out->issuer_raw, NULL);
+	/* A self-signed certificate (every root of a CA bundle) names itself twice. */
+	if (out->subject != NULL && out->issuer_raw.len == out->subject_raw.len &&
+		memcmp(out->issuer_raw.p, out->subject_raw.p, out->subject_raw.len) == 0)
+		out->issuer = strdup(out->subject);
+	else
+		out->issuer = name_to_string(out->issuer_raw, NULL);
 	if (out->subject == NULL || out->issuer == NULL)
 		goto fail;
 	return 0;

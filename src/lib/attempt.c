@@ -150,7 +150,9 @@ attempt_finish(attempt *a, PGconn *conn, outcome forced_outcome, bool use_forced
 	collect(a, conn, &d);
 	if (use_forced_outcome)
 		d.outcome = forced_outcome;
+	a->conn = conn;				/* rehearse() may read the live TLS objects */
 	emit(a, &d);
+	a->conn = NULL;
 	errno = saved_errno;
 }
 

@@ -35,6 +35,26 @@ static struct
 }			cache[MAX_CALLERS];
 static _Atomic int n_cache;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* No lock of ours is held across fork(): the child starts with it free. */
+static void
+atfork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void
+atfork_release(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+static void
+register_atfork(void)
+{
+	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+}
 
 static ssl_connect_fn
 cached(const void *base)
@@ -50,6 +70,7 @@ cached(const void *base)
 static void
 remember(const void *base, ssl_connect_fn fn)
 {
+	pthread_once(&atfork_once, register_atfork);
 	pthread_mutex_lock(&lock);
 	if (cached(base) == NULL && n_cache < MAX_CALLERS)
 	{

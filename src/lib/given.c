@@ -187,16 +187,119 @@ scrape_value(given *g, const char *s)
 	given_add_secret(g, buf, n);
 }
 
+/* One hex digit's value, or -1. */
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Is the URI query key s[0..len) (percent-decoded as libpq would) a password keyword? */
+static bool
+is_secret_uri_key(const char *s, size_t len)
+{
+	char		key[16];
+	size_t		n = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (c == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0)
+		{
+			c = (char) (hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		}
+		if (n == sizeof(key) - 1)
+			return false;
+		key[n++] = c;
+	}
+	key[n] = '\0';
+	return is_secret_keyword(key);
+}
+
+/*
+ * The values of password and sslpassword in a URI's query, raw (libpq quotes
+ * the raw text when it cannot decode it); with_percent selects those holding
+ * a '%' (the only ones a decoding error can quote) or the others.
+ */
+static void
+scrape_uri_query(given *g, const char *query, bool with_percent)
+{
+	const char *p = query;
+
+	while (*p)
+	{
+		size_t		len = strcspn(p, "&");
+		const char *eq = memchr(p, '=', len);
+
+		if (eq != NULL && is_secret_uri_key(p, eq - p))
+		{
+			const char *v = eq + 1;
+			size_t		vlen = len - (v - p);
+
+			if ((memchr(v, '%', vlen) != NULL) == with_percent)
+				given_add_secret(g, v, vlen);
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+}
+
 /*
  * The string failed libpq's parser, and libpq's error message may quote part of
  * it. Collect anything that might be a password so the record can scrub it.
+ *
+ * There is room for MAX_SECRETS of them, so the ones a message can really
+ * quote come first.  For a URI with a password or a query: the whole string
+ * (libpq quotes the whole URI in several of its messages, and then every
+ * password in it, however many and however spelt, is covered by this one
+ * entry); then its user:password@ (libpq's userinfo ends at the first '/');
+ * then the query's password values (key percent-decoded), those with a '%'
+ * first, as only they can be quoted by a failed percent-decoding.  Outside a
+ * URI, libpq's parser quotes keywords, never values, but password=... is
+ * collected all the same.
  */
 void
 given_scrape_secrets(given *g, const char *conninfo)
 {
 	const char *p,
-			   *scheme;
+			   *scheme,
+			   *at = NULL,
+			   *colon = NULL,
+			   *query;
+	bool		userinfo = false;
+	bool		uri = strncmp(conninfo, "postgresql://", 13) == 0 ||
+		strncmp(conninfo, "postgres://", 11) == 0;
 
+	scheme = strstr(conninfo, "://");
+	if (scheme != NULL)
+	{
+		const char *auth = scheme + 3,
+				   *end = auth + strcspn(auth, "/");
+
+		at = memchr(auth, '@', end - auth);
+		if (at != NULL)
+			colon = memchr(auth, ':', at - auth);
+		userinfo = colon != NULL && at > colon + 1;
+	}
+	/* The whole string first: scrubbing a part first would hide it from this one. */
+	if (uri && (userinfo || ((query = strchr(conninfo, '?')) != NULL && query[1] != '\0')))
+		given_add_secret(g, conninfo, strlen(conninfo));
+	if (colon != NULL)
+		given_add_secret(g, colon + 1, at - colon - 1);
+	if (uri && (query = strchr(conninfo, '?')) != NULL)
+	{
+		scrape_uri_query(g, query + 1, true);
+		scrape_uri_query(g, query + 1, false);
+	}
 	for (p = conninfo; (p = strstr(p, "password")) != NULL; p += 8)
 	{
 		const char *q = p + 8;
@@ -205,17 +308,6 @@ given_scrape_secrets(given *g, const char *conninfo)
 			q++;
 		if (*q == '=')
 			scrape_value(g, q + 1);
-	}
-	scheme = strstr(conninfo, "://");
-	if (scheme != NULL)
-	{
-		const char *auth = scheme + 3,
-				   *end = auth + strcspn(auth, "/?"),
-				   *at = memchr(auth, '@', end - auth),
-				   *colon;
-
-		if (at != NULL && (colon = memchr(auth, ':', at - auth)) != NULL)
-			given_add_secret(g, colon + 1, at - colon - 1);
 	}
 }
 

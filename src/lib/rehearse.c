@@ -140,6 +140,223 @@ probe_verdict(attempt *a, const effective *e, const bundle *b)
 	return v;
 }
 
+/* ---- the chain-verdict cache --------------------------------------------- */
+
+/*
+ * A verdict on a chain depends only on the chain's bytes, the bundle's content,
+ * the host name, the OpenSSL copy that judges, and the time (validity periods).
+ * A process that connects to the same server again and again (a pool, a job
+ * that reconnects, pgbench -C) gets the same chain each time, so the verdict is
+ * kept: reused while the bundle file is unchanged, for at most PQTLS_CACHE_TTL
+ * seconds, and never past the next moment a certificate of the chain or of the
+ * bundle starts or stops being valid. Judging costs OpenSSL millions of
+ * instructions; a reuse costs a hash of the chain.
+ */
+#define CHAIN_CACHE_MAX 256
+
+typedef struct chain_entry
+{
+	uint8_t    *key;
+	size_t		key_len;
+	verdict    *verdict;
+	time_t		expires;
+	UT_hash_handle hh;
+} chain_entry;
+
+static chain_entry *chains;
+static int	n_chains;
+
+static void
+key_put(uint8_t **p, const void *data, size_t len)
+{
+	memcpy(*p, &len, sizeof(len));
+	*p += sizeof(len);
+	if (len > 0)
+		memcpy(*p, data, len);
+	*p += len;
+}
+
+static uint8_t *
+chain_key(const ossl *o, const bundle *b, const peer_chain *chain, const char *host,
+		  size_t *len)
+{
+	const char *h = host ? host : "";
+	size_t		n = sizeof(o) + 6 * sizeof(size_t) + strlen(b->path) + strlen(h) +
+		sizeof(b->dev) + sizeof(b->ino) + sizeof(b->size) + sizeof(b->mtime);
+	uint8_t    *key,
+			   *p;
+
+	for (int i = 0; i < chain->n; i++)
+		n += sizeof(size_t) + chain->cert[i].len;
+	if ((key = malloc(n)) == NULL)
+		return NULL;
+	p = key;
+	memcpy(p, &o, sizeof(o));
+	p += sizeof(o);
+	key_put(&p, b->path, strlen(b->path));
+	key_put(&p, h, strlen(h));
+	key_put(&p, &b->dev, sizeof(b->dev));
+	key_put(&p, &b->ino, sizeof(b->ino));
+	key_put(&p, &b->size, sizeof(b->size));
+	key_put(&p, &b->mtime, sizeof(b->mtime));
+	for (int i = 0; i < chain->n; i++)
+		key_put(&p, chain->cert[i].der, chain->cert[i].len);
+	*len = (size_t) (p - key);
+	return key;
+}
+
+/* The earlier of `until` and t, when t is still to come. */
+static time_t
+sooner(time_t until, time_t t, time_t now)
+{
+	return t > now && t < until ? t : until;
+}
+
+/* How long a verdict on this chain against b may be reused from now. */
+static time_t
+chain_expiry(const bundle *b, const peer_chain *chain, long ttl, time_t now)
+{
+	time_t		until = now + ttl;
+	x509_cert  *c = malloc(sizeof(*c));
+
+	for (int i = 0; i < b->n; i++)
+	{
+		until = sooner(until, b->certs[i].not_before, now);
+		until = sooner(until, b->certs[i].not_after, now);
+	}
+	for (int i = 0; i < chain->n; i++)
+	{
+		if (c == NULL || x509_parse(chain->cert[i].der, chain->cert[i].len, c) != 0)
+		{
+			until = now;		/* cannot tell: do not keep it */
+			continue;
+		}
+		until = sooner(until, c->not_before, now);
+		until = sooner(until, c->not_after, now);
+		x509_free(c);
+	}
+	free(c);
+	return until;
+}
+
+static verdict *
+cached_chain(const uint8_t *key, size_t len)
+{
+	chain_entry *e;
+	verdict    *v = NULL;
+
+	lock_probes();
+	HASH_FIND(hh, chains, key, len, e);
+	if (e != NULL && e->expires > time(NULL))
+		v = verdict_copy(e->verdict);
+	unlock_probes();
+	return v;
+}
+
+static void
+remember_chain(uint8_t *key, size_t len, const verdict *v, time_t expires)
+{
+	chain_entry *e,
+			   *old,
+			   *tmp,
+			   *drop = NULL;
+
+	if (v == NULL || expires <= time(NULL) || (e = calloc(1, sizeof(*e))) == NULL)
+	{
+		free(key);
+		return;
+	}
+	e->key = key;
+	e->key_len = len;
+	e->expires = expires;
+	if ((e->verdict = verdict_copy(v)) == NULL)
+	{
+		free(key);
+		free(e);
+		return;
+	}
+	lock_probes();
+	HASH_FIND(hh, chains, key, len, old);
+	if (old != NULL)
+	{
+		HASH_DEL(chains, old);
+		n_chains--;
+		old->hh.next = NULL;
+		drop = old;
+	}
+	else if (n_chains >= CHAIN_CACHE_MAX)
+	{
+		/* Bounded: a process that sees this many chains starts afresh. */
+		drop = chains;
+		HASH_ITER(hh, chains, old, tmp)
+			HASH_DEL(chains, old);
+		n_chains = 0;
+	}
+	HASH_ADD_KEYPTR(hh, chains, e->key, e->key_len, e);
+	n_chains++;
+	unlock_probes();
+	while (drop != NULL)
+	{
+		old = drop;
+		drop = old->hh.next;
+		free(old->key);
+		verdict_free(old->verdict);
+		free(old);
+	}
+}
+
+/*
+ * The X509 objects of the program's live TLS connection, when they are the
+ * chain being judged (same OpenSSL, same certificates): judge.c then need not
+ * decode them again. False leaves the judge to decode the DER.
+ */
+static bool
+live_chain(const attempt *a, const ossl *o, const peer_chain *chain, X509 **live)
+{
+	void	   *ssl;
+	STACK_OF(X509) *sk;
+
+	if (a->conn == NULL || o == NULL || a->pq->PQsslStruct == NULL ||
+		o->SSL_get_peer_cert_chain == NULL || o->OPENSSL_sk_num == NULL ||
+		o->OPENSSL_sk_value == NULL || o->i2d_X509 == NULL || chain->n > MAX_CHAIN)
+		return false;
+	if ((ssl = a->pq->PQsslStruct(a->conn, "OpenSSL")) == NULL ||
+		(sk = o->SSL_get_peer_cert_chain(ssl)) == NULL ||
+		o->OPENSSL_sk_num((const OPENSSL_STACK *) sk) != chain->n)
+		return false;
+	for (int i = 0; i < chain->n; i++)
+	{
+		live[i] = o->OPENSSL_sk_value((const OPENSSL_STACK *) sk, i);
+		if (live[i] == NULL || o->i2d_X509(live[i], NULL) != (int) chain->cert[i].len)
+			return false;
+	}
+	return true;
+}
+
+/* The verdict on the chain the program's own connection received. */
+static verdict *
+chain_verdict(attempt *a, const effective *e, const bundle *b, const peer_chain *chain)
+{
+	const ossl *o = pq_ossl(a->pq);
+	X509	   *live[MAX_CHAIN] = {NULL};
+	size_t		key_len = 0;
+	uint8_t    *key = a->set->cache_ttl > 0 ? chain_key(o, b, chain, e->host, &key_len) : NULL;
+	verdict    *v = key ? cached_chain(key, key_len) : NULL;
+	time_t		now;
+
+	if (v != NULL)
+	{
+		free(key);
+		return v;
+	}
+	now = time(NULL);
+	v = judge_verify_full_live(o, b, chain, live_chain(a, o, chain, live) ? live : NULL,
+							   e->host, METHOD_CHAIN);
+	if (key != NULL)
+		remember_chain(key, key_len, v, chain_expiry(b, chain, a->set->cache_ttl, now));
+	return v;
+}
+
 static bundle *
 setting_bundle(const char *variable, const char *path)
 {
@@ -179,7 +396,7 @@ dry_run(attempt *a, const record_data *d)
 		v = verdict_new(b->path, true, REASON_OK, METHOD_NONE,
 						"a Unix socket uses no TLS: sslmode does not apply");
 	else if (chain->n > 0)
-		v = judge_verify_full(pq_ossl(a->pq), b, chain, e->host, METHOD_CHAIN);
+		v = chain_verdict(a, e, b, chain);
 	else
 		v = probe_verdict(a, e, b);
 	bundle_release(b);

@@ -261,6 +261,56 @@ TEST(jks_version2_without_password)
 	free_cert(leaf);
 }
 
+/*
+ * Found by fuzz/fuzz_truststore.c: a private-key entry whose chain holds a
+ * certificate of another type than X.509 (skipped) said "certificate 2 of its
+ * chain of 1".  Positions and length both count the chain as stored.
+ */
+TEST(jks_chain_with_a_skipped_certificate)
+{
+	tcert	   *leaf = make_cert("leaf", false),
+			   *ca = make_cert("CA", true);
+	bytes		b = {0};
+	cert_list	l;
+	char	   *err = NULL;
+
+	put_u32(&b, 0xFEEDFEED);
+	put_u32(&b, 2);
+	put_u32(&b, 1);
+	put_u32(&b, 1);				/* a private-key entry */
+	put_utf(&b, "key");
+	put_date(&b);
+	put_u32(&b, 3);
+	put(&b, "key", 3);
+	put_u32(&b, 3);				/* its chain: PGP, X.509, PGP */
+	put_utf(&b, "PGP");
+	put_u32(&b, (uint32_t) leaf->len);
+	put(&b, leaf->der, leaf->len);
+	put_utf(&b, "X.509");
+	put_u32(&b, (uint32_t) ca->len);
+	put(&b, ca->der, ca->len);
+	put_utf(&b, "PGP");
+	put_u32(&b, 1);
+	put(&b, "x", 1);
+	put(&b, "01234567890123456789", 20);	/* the digest, unchecked without a password */
+
+	CHECK_INT(truststore_parse(b.p, b.len, NULL, &l, &err), 0);
+	CHECK_STR(err, NULL);
+	CHECK_INT(l.n, 1);
+	CHECK_INT(l.skipped, 2);
+	if (l.n == 1)
+	{
+		CHECK(l.certs[0].key_entry);
+		CHECK(same_der(&l.certs[0], ca));
+		CHECK_INT(l.certs[0].chain_pos, 2);
+		CHECK_INT(l.certs[0].chain_len, 3);
+	}
+	cert_list_free(&l);
+	free(b.p);
+	free_cert(leaf);
+	free_cert(ca);
+}
+
 TEST(jks_version1)
 {
 	tcert	   *a = make_cert("CA one", true),

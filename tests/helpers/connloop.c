@@ -1,0 +1,256 @@
+/*
+ * connloop: many libpq connections, one after the other, in one process; prints
+ * how much memory the process holds along the way. The integration tests
+ * (tests/integration/test_stress.py) run it under libpqtls.so: the interposer
+ * must cost nothing per connection that it keeps.
+ *
+ *   connloop [--sample-every N] COUNT:CONNINFO [COUNT:CONNINFO...]
+ *
+ * The targets are interleaved in proportion to their counts (2000 TLS ones among
+ * 8000 others come one in five, from the first to the last), and the entry points
+ * rotate: PQconnectdb, PQconnectdbParams, PQconnectStart driven by PQconnectPoll,
+ * PQping, and PQconnectStart closed at once with PQfinish (abandoned). Every
+ * connection is closed with PQfinish.
+ *
+ * Output, one line each:
+ *
+ *   sample n=N rss_kb=K heap_in_use=B heap_total=B   after every N-th connection
+ *   fail n=N api=... error=...                       a connection that failed
+ *   done attempts=N ok=N failed=N abandoned=N PQconnectdb=N ... PQping=N
+ *
+ * rss_kb is VmRSS of /proc/self/status; heap_in_use is what malloc has handed out
+ * and not had back (mallinfo2: uordblks + hblkhd), heap_total what it holds from
+ * the system (arena + hblkhd). Exit status 0 when every connection that was not
+ * abandoned succeeded, 1 otherwise, 2 on usage errors.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+enum kind
+{
+	K_CONNECTDB,
+	K_CONNECTDB_PARAMS,
+	K_CONNECT_START,
+	K_PING,
+	K_ABANDON,
+	K_COUNT
+};
+
+static const char *const kind_name[K_COUNT] = {
+	"PQconnectdb", "PQconnectdbParams", "PQconnectStart", "PQping", "abandoned"
+};
+
+typedef struct target
+{
+	const char *conninfo;
+	long		count;
+	long		done;
+} target;
+
+static long ok,
+			failed,
+			abandoned,
+			by_kind[K_COUNT];
+
+static long
+rss_kb(void)
+{
+	FILE	   *f = fopen("/proc/self/status", "r");
+	char		line[256];
+	long		kb = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0)
+		{
+			kb = strtol(line + 6, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+static void
+sample(long n)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	printf("sample n=%ld rss_kb=%ld heap_in_use=%zu heap_total=%zu\n", n, rss_kb(),
+		   mi.uordblks + mi.hblkhd, mi.arena + mi.hblkhd);
+	fflush(stdout);
+}
+
+static void
+report_failure(long n, const char *api, const char *msg)
+{
+	char		flat[512];
+
+	snprintf(flat, sizeof(flat), "%s", msg ? msg : "(none)");
+	for (char *p = flat; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	printf("fail n=%ld api=%s error=%s\n", n, api, flat);
+}
+
+static PGconn *
+connect_nonblocking(const char *info)
+{
+	PGconn	   *conn = PQconnectStart(info);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
+		return conn;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
+	{
+		struct pollfd pfd = {PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
+		int			r;
+
+		if (pfd.fd < 0)
+			break;
+		r = poll(&pfd, 1, 30000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		st = PQconnectPoll(conn);
+	}
+	return conn;
+}
+
+static void
+one(long n, enum kind k, const char *info)
+{
+	PGconn	   *conn = NULL;
+
+	by_kind[k]++;
+	switch (k)
+	{
+		case K_PING:
+			{
+				PGPing		p = PQping(info);
+
+				if (p == PQPING_OK)
+					ok++;
+				else
+				{
+					char		msg[64];
+
+					snprintf(msg, sizeof(msg), "PQping returned %d", (int) p);
+					report_failure(n, kind_name[k], msg);
+					failed++;
+				}
+				return;
+			}
+		case K_ABANDON:
+			conn = PQconnectStart(info);
+			PQfinish(conn);
+			abandoned++;
+			return;
+		case K_CONNECTDB:
+			conn = PQconnectdb(info);
+			break;
+		case K_CONNECTDB_PARAMS:
+			{
+				const char *const kw[] = {"dbname", NULL};
+				const char *const val[] = {info, NULL};
+
+				conn = PQconnectdbParams(kw, val, 1);
+				break;
+			}
+		case K_CONNECT_START:
+			conn = connect_nonblocking(info);
+			break;
+		case K_COUNT:
+			break;
+	}
+	if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+		ok++;
+	else
+	{
+		report_failure(n, kind_name[k], conn ? PQerrorMessage(conn) : "NULL connection");
+		failed++;
+	}
+	PQfinish(conn);
+}
+
+int
+main(int argc, char **argv)
+{
+	target	   *targets = calloc((size_t) argc, sizeof(*targets));
+	int			n_targets = 0;
+	long		every = 1000,
+				total = 0;
+
+	if (targets == NULL)
+		return 2;
+	for (int i = 1; i < argc; i++)
+	{
+		char	   *colon,
+				   *end;
+
+		if (strcmp(argv[i], "--sample-every") == 0 && i + 1 < argc)
+		{
+			every = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || every <= 0)
+			{
+				fprintf(stderr, "connloop: bad --sample-every\n");
+				return 2;
+			}
+			continue;
+		}
+		colon = strchr(argv[i], ':');
+		if (colon == NULL)
+		{
+			fprintf(stderr, "usage: connloop [--sample-every N] COUNT:CONNINFO...\n");
+			return 2;
+		}
+		targets[n_targets].count = strtol(argv[i], &end, 10);
+		if (end != colon || targets[n_targets].count < 0)
+		{
+			fprintf(stderr, "connloop: bad count in %s\n", argv[i]);
+			return 2;
+		}
+		targets[n_targets].conninfo = colon + 1;
+		total += targets[n_targets].count;
+		n_targets++;
+	}
+	if (n_targets == 0)
+	{
+		fprintf(stderr, "usage: connloop [--sample-every N] COUNT:CONNINFO...\n");
+		return 2;
+	}
+
+	for (long n = 1; n <= total; n++)
+	{
+		target	   *t = NULL;
+
+		/* The target furthest behind its share. */
+		for (int i = 0; i < n_targets; i++)
+		{
+			target	   *c = &targets[i];
+
+			if (c->done >= c->count)
+				continue;
+			if (t == NULL || (double) c->done / c->count < (double) t->done / t->count)
+				t = c;
+		}
+		one(n, (enum kind) ((n - 1) % K_COUNT), t->conninfo);
+		t->done++;
+		if (n % every == 0 || n == total)
+			sample(n);
+	}
+	printf("done attempts=%ld ok=%ld failed=%ld abandoned=%ld", total, ok, failed, abandoned);
+	for (int k = 0; k < K_COUNT; k++)
+		printf(" %s=%ld", kind_name[k], by_kind[k]);
+	printf("\n");
+	free(targets);
+	return failed == 0 ? 0 : 1;
+}
