@@ -5,25 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pqtls/annotate.h"
 #include "pqtls/hostname.h"
 #include "pqtls/judge.h"
-
-/*
- * helgrind sees no order in pthread_once() or in C11 atomics, so it reports
- * their readers as racing with the writer. These client requests tell it what
- * the code already guarantees: a few no-op instructions outside valgrind, and
- * nothing at all where valgrind's header is not installed.
- */
-#ifdef __has_include
-#if __has_include(<valgrind/helgrind.h>)
-#include <valgrind/helgrind.h>
-#endif
-#endif
-#ifndef ANNOTATE_HAPPENS_BEFORE
-#define ANNOTATE_HAPPENS_BEFORE(obj) ((void) 0)
-#define ANNOTATE_HAPPENS_AFTER(obj) ((void) 0)
-#define ANNOTATE_BENIGN_RACE_SIZED(addr, size, why) ((void) 0)
-#endif
 
 /* A chain longer than this is not something a server sends. */
 #define MAX_ANCHORS 16

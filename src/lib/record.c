@@ -12,28 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pqtls/annotate.h"
 #include "pqtls/record.h"
 #include "pqtls/rehearsal.h"
 #include "pqtls/sha256.h"
 #include "pqtls/sink.h"
 #include "pqtls/x509.h"
-
-/*
- * helgrind sees no order in pthread_once() or in C11 atomics, so it reports
- * their readers as racing with the writer. These client requests tell it what
- * the code already guarantees: a few no-op instructions outside valgrind, and
- * nothing at all where valgrind's header is not installed.
- */
-#ifdef __has_include
-#if __has_include(<valgrind/helgrind.h>)
-#include <valgrind/helgrind.h>
-#endif
-#endif
-#ifndef ANNOTATE_HAPPENS_BEFORE
-#define ANNOTATE_HAPPENS_BEFORE(obj) ((void) 0)
-#define ANNOTATE_HAPPENS_AFTER(obj) ((void) 0)
-#define ANNOTATE_BENIGN_RACE_SIZED(addr, size, why) ((void) 0)
-#endif
 
 static char exe_path[4096];
 static pthread_once_t exe_once = PTHREAD_ONCE_INIT;

@@ -35,6 +35,7 @@ ruby
 ruby-pg
 jq
 valgrind
+gdb
 clang
 libclang-rt-14-dev    ^libclang-rt-[0-9]+-dev$
 default-jdk-headless
