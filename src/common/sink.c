@@ -276,6 +276,41 @@ say_open_failed(const char *path, int err)
 			 path, strerror_r(err, ebuf, sizeof(ebuf)));
 }
 
+static bool
+unlinked(const sink_fd *s)
+{
+	struct stat st;
+
+	return fstat(s->fd, &st) == 0 && st.st_nlink == 0;
+}
+
+/*
+ * The log file was deleted while in use (a rotation by rm, a cleanup): records
+ * written to it would be lost. Create the file again and put it on the same
+ * descriptor number with dup3(), atomically, so that a thread writing at this
+ * moment writes either to the old file or to the new one, never to a number
+ * the program may have reused. 0 on success.
+ */
+static int
+replace_deleted_file(void)
+{
+	struct stat st;
+	int			fd = open(sink_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+						  O_NOCTTY | O_NONBLOCK, 0600);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || dup3(fd, sink_out.fd, O_CLOEXEC) < 0)
+	{
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	sink_out.dev = st.st_dev;
+	sink_out.ino = st.st_ino;
+	return 0;
+}
+
 /*
  * The descriptor of the log file for this process, opening or reopening it
  * as needed; -1 when records must go to stderr.  Called with sink_lock held.
@@ -286,7 +321,10 @@ file_fd_locked(void)
 	char		path[PATH_MAX];
 
 	if (sink_out.fd >= 0 && sink_out.pid == getpid() && fd_is_ours(&sink_out))
-		return sink_out.fd;
+	{
+		if (!unlinked(&sink_out) || replace_deleted_file() == 0)
+			return sink_out.fd;
+	}
 
 	/*
 	 * First record, a new process after fork (with %p the child gets a file

@@ -361,18 +361,17 @@ def test_log_fault_in_dry_run_psql(pg, home, lib, tmpdir_path):
 
 def test_log_file_deleted_while_in_use(pg, home, lib, tmpdir_path):
     """psql connects, the file is deleted, psql connects again (twice): no crash, same
-    output; whatever is at the path afterwards is whole JSON lines. (As the sink stands,
-    the records after a deletion go to the unlinked file, which still is pqtls's own
-    descriptor: never to someone else's file, but lost.)"""
+    output, and nothing lost: the sink notices the deletion and creates the file again
+    on the same descriptor, so the path ends up holding the record of the last
+    connection, whole."""
     log = os.path.join(tmpdir_path, "deleted.jsonl")
     script = ("SELECT 1 AS first;\n\\! rm -f %s\n\\c\nSELECT 2 AS second;\n"
               "\\! rm -f %s\n\\c\nSELECT 3 AS third;\n" % (log, log))
     argv = [PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-", pg.conninfo()]
     _, r = same_as_plain(argv, home, env_extra={"PQTLS_LOG": log}, stdin=script)
     assert r.returncode == 0 and r.stdout.split() == ["1", "2", "3"], r.describe()
-    if os.path.exists(log):
-        recs, _ = parse_records(log)
-        assert all(x["outcome"] == "ok" for x in recs)
+    recs, _ = parse_records(log)
+    assert len(recs) == 1 and recs[0]["outcome"] == "ok", recs
 
 
 def test_log_file_mode_and_append(pg, home, lib, tmpdir_path):
