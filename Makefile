@@ -45,6 +45,7 @@ HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 
 PYTHON  := /usr/bin/python3
+TEST_PATHS ?= tests
 
 .PHONY: all lib cli tests test unit integration demo asan bench install clean deps fuzz fuzz-smoke
 
@@ -86,7 +87,7 @@ deps:
 # The whole suite. Unit tests and integration tests run under one pytest session,
 # which closes with the summary line CI reads.
 test: deps tests
-	PQTLS_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+	PQTLS_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider $(TEST_PATHS) $(PYTEST_ARGS)
 
 unit: tests
 	PQTLS_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS)
