@@ -27,7 +27,7 @@ CFLAGS  += -std=c11 $(OPT) $(WARN) $(SAN)
 # The interposer: position independent, everything hidden but the hooks, and no
 # link-time dependency beyond the C library (libpq and OpenSSL are bound at run time).
 LIB_CFLAGS  := $(CFLAGS) -fPIC -fvisibility=hidden -pthread
-LIB_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now -Wl,-Bsymbolic-functions -Wl,--as-needed -pthread $(SAN)
+LIB_LDFLAGS := -shared -Wl,-z,defs -Wl,-Bsymbolic-functions -Wl,--as-needed -pthread $(SAN)
 
 COMMON_SRC := $(wildcard src/common/*.c)
 LIB_SRC    := $(wildcard src/lib/*.c)
