@@ -188,6 +188,11 @@ def build_env(home, env_extra=None, preload=True, lib=None, mode="observe", log_
             env["PQTLS_LOG"] = log_path
         if mode is not None:
             env["PQTLS_MODE"] = mode
+    if sanitizer_runtimes(lib or LIB_PATH):
+        # A sanitizer build: the test helpers are instrumented too, with or without
+        # the preload, and their small exit-time leaks are not what is tested.
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
     for k, v in (env_extra or {}).items():
         if v is None:
             env.pop(k, None)
