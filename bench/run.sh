@@ -28,9 +28,16 @@ $CC -O2 -g -Wall -Wextra -Werror -I"$PG_INCLUDE" -o "$BUILD/bench/lockstep" \
 # Runs a program and writes its wall, CPU time and max RSS (wait4) to a file.
 $CC -O2 -Wall -Wextra -Werror -o "$BUILD/bench/runstat" bench/runstat.c
 
-# The library's own objects linked as the Makefile does, but without -Wl,-z,now:
-# shows what binding every C library function at load time costs /bin/true.
-$CC -shared -Wl,-z,defs -Wl,-Bsymbolic-functions -Wl,--as-needed -pthread \
-    -o "$BUILD/bench/libpqtls-nonow.so" "$BUILD"/pic/lib/*.o "$BUILD"/pic/common/*.o
+# An empty shared object: what the loader charges for any LD_PRELOAD (/bin/true).
+echo 'int pqtls_bench_empty;' | $CC -x c - -shared -fPIC -o "$BUILD/bench/empty.so"
+
+# Where the library is linked with -Wl,-z,now: the same objects linked lazily, to
+# show what binding every imported function at load costs /bin/true.
+if readelf -d "$BUILD/libpqtls.so" 2>/dev/null | grep -q 'FLAGS.*NOW'; then
+    $CC -shared -Wl,-z,defs -Wl,-Bsymbolic-functions -Wl,--as-needed -pthread \
+        -o "$BUILD/bench/libpqtls-nonow.so" "$BUILD"/pic/lib/*.o "$BUILD"/pic/common/*.o
+else
+    rm -f "$BUILD/bench/libpqtls-nonow.so"
+fi
 
 PQTLS_BUILD=$BUILD exec /usr/bin/python3 bench/bench.py "$@"
