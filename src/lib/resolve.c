@@ -66,26 +66,36 @@ atfork_release(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* The lowest and highest address of an object's PT_LOAD segments. */
+static void
+load_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
+{
+	*lo = UINTPTR_MAX;
+	*hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+	{
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t	start = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (start < *lo)
+			*lo = start;
+		if (start + ph->p_memsz > *hi)
+			*hi = start + ph->p_memsz;
+	}
+}
+
 /* dl_iterate_phdr callback: the range of the object that holds init_resolver. */
 static int
 find_own_range(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	uintptr_t	self = (uintptr_t) arg,
-				lo = UINTPTR_MAX,
-				hi = 0;
+				lo,
+				hi;
 
 	(void) size;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-	{
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-
-		if (ph->p_type != PT_LOAD)
-			continue;
-		if (info->dlpi_addr + ph->p_vaddr < lo)
-			lo = info->dlpi_addr + ph->p_vaddr;
-		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
-			hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-	}
+	load_range(info, &lo, &hi);
 	if (self < lo || self >= hi)
 		return 0;
 	own_start = lo;
@@ -203,23 +213,7 @@ collect_object(struct dl_phdr_info *info, size_t size, void *arg)
 		return 1;
 	o = &list->obj[list->n++];
 	o->name = info->dlpi_name;
-	o->start = UINTPTR_MAX;
-	o->end = 0;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-	{
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t	lo,
-					hi;
-
-		if (ph->p_type != PT_LOAD)
-			continue;
-		lo = info->dlpi_addr + ph->p_vaddr;
-		hi = lo + ph->p_memsz;
-		if (lo < o->start)
-			o->start = lo;
-		if (hi > o->end)
-			o->end = hi;
-	}
+	load_range(info, &o->start, &o->end);
 	return 0;
 }
 
