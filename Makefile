@@ -71,7 +71,7 @@ $(CLI): $(CLI_OBJ)
 # Unit tests link the common modules directly (no preload involved).
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC)) -lssl -lcrypto
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -DPQTLS_TEST_FIXTURES='"$(CURDIR)/tests/fixtures/rds"' -o $@ $< $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC)) -lssl -lcrypto
 
 # Small real libpq programs the integration tests drive.
 # Some helpers include src/common files directly, so they depend on them too.

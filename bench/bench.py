@@ -10,7 +10,6 @@ machines this runs on are shared and noisy. Instruction counts come from
 
 Settings (environment):
     PQTLS_BUILD             build directory (default build)
-    PQTLS_FIXTURES          fixtures directory (default ../shared/fixtures)
     PQTLS_BENCH_ROUNDS      rounds of the timed figures (default 5)
     PQTLS_BENCH_CG_ROUNDS   rounds of the callgrind figures (default 3)
     PQTLS_BENCH_STEPS       rounds of the lockstep figures (default 100)
@@ -51,9 +50,7 @@ RUNSTAT = os.path.join(BUILD, "bench", "runstat")
 LOCKSTEP = os.path.join(BUILD, "bench", "lockstep")
 GEN = os.path.join(REPO, "bench", "gen_records.py")
 GROUP_JQ = os.path.join(REPO, "bench", "group.jq")
-FIXTURES = os.environ.get("PQTLS_FIXTURES") or os.path.join(os.path.dirname(REPO), "shared",
-                                                            "fixtures")
-RDS_BUNDLE = os.path.join(FIXTURES, "rds", "global-bundle-2025-g1.pem")
+RDS_BUNDLE = os.path.join(REPO, "tests", "fixtures", "rds", "global-bundle-2025-g1.pem")
 ROUNDS = int(os.environ.get("PQTLS_BENCH_ROUNDS", "5"))
 CG_ROUNDS = int(os.environ.get("PQTLS_BENCH_CG_ROUNDS", "3"))
 STEPS = int(os.environ.get("PQTLS_BENCH_STEPS", "100"))

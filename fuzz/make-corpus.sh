@@ -3,7 +3,7 @@
 #
 # The corpus is kept in the repository (small: well under 2 MB); this script
 # says where every seed came from and makes them again:
-#   - a few real CA certificates of /work/shared/fixtures/rds (Amazon RDS),
+#   - a few real CA certificates of tests/fixtures/rds (Amazon RDS),
 #     as DER and PEM;
 #   - a small test PKI made here with openssl (a root, an intermediate, leaf
 #     certificates with DNS, wildcard, IPv4 and IPv6 SANs, a CN-only leaf, a
@@ -20,7 +20,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-rds=${1:-/work/shared/fixtures/rds}
+rds=${1:-tests/fixtures/rds}
 out=$here/corpus
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,6 +1,6 @@
 """`pqtls bundle`: the certificates of CA bundles and trust stores, with their flaws.
 
-Runs on the real Amazon RDS bundles (../shared/fixtures/rds, or $PQTLS_FIXTURES) and on
+Runs on the real Amazon RDS bundles (tests/fixtures/rds) and on
 certificates and trust stores made at test time with the openssl command line, keytool
 (JKS and PKCS#12, as a JDBC application keeps them) and `openssl pkcs12`.
 """
@@ -18,15 +18,14 @@ import pytest
 
 import harness
 
-FIXTURES = os.environ.get("PQTLS_FIXTURES") or os.path.join(
-    os.path.dirname(harness.REPO), "shared", "fixtures", "rds")
+FIXTURES = harness.RDS_FIXTURES
 G1 = os.path.join(FIXTURES, "global-bundle-2025-g1.pem")
 B2023 = os.path.join(FIXTURES, "global-bundle-2023.pem")
 US_EAST_1_RSA2048 = "CN=Amazon RDS us-east-1 Root CA RSA2048 G1"
 
 needs_fixtures = pytest.mark.skipif(
     not (os.path.isfile(G1) and os.path.isfile(B2023)),
-    reason="RDS bundles not found in %s (set PQTLS_FIXTURES)" % FIXTURES)
+    reason="RDS bundles not found in %s" % FIXTURES)
 needs_keytool = pytest.mark.skipif(shutil.which("keytool") is None,
                                    reason="keytool (a JDK) is not installed")
 

@@ -8,12 +8,10 @@ import time
 
 import pytest
 
-from harness import HELPERS_DIR, REPO, build_env, scratch_dir
+from harness import HELPERS_DIR, RDS_FIXTURES, REPO, build_env, scratch_dir
 
 PQCALL = os.path.join(HELPERS_DIR, "pqcall")
-RDS = os.path.join(os.environ.get("PQTLS_FIXTURES", os.path.join(REPO, "..", "shared",
-                                                                   "fixtures", "rds")),
-                   "global-bundle-2025-g1.pem")
+RDS = os.path.join(RDS_FIXTURES, "global-bundle-2025-g1.pem")
 
 
 def cli_run(cli, args, home, env_extra=None, timeout=60, **kw):

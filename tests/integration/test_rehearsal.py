@@ -41,6 +41,7 @@ from typing import Optional, Tuple
 
 import pytest
 
+import harness
 from harness import HELPERS_DIR, REPO, run_plain, run_preloaded, scratch_dir
 from pgserver import conninfo_quote
 
@@ -440,13 +441,10 @@ def test_rotation_rehearsal(pg, pki, lib, capsys):
 
 
 def rds_fixture(name):
-    """A file of ../shared/fixtures/rds (or $PQTLS_FIXTURES)."""
-    d = os.environ.get("PQTLS_FIXTURES") or os.path.join(REPO, "..", "shared", "fixtures",
-                                                         "rds")
-    path = os.path.normpath(os.path.join(d, name))
+    """A file of tests/fixtures/rds."""
+    path = os.path.join(harness.RDS_FIXTURES, name)
     if not os.path.isfile(path):
-        pytest.fail("%s is missing (set PQTLS_FIXTURES to the directory of the RDS bundles)"
-                    % path, pytrace=False)
+        pytest.fail("%s is missing" % path, pytrace=False)
     return path
 
 

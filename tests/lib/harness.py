@@ -29,6 +29,7 @@ BUILD_DIR = os.path.join(REPO, os.environ.get("PQTLS_BUILD", "build"))
 LIB_PATH = os.path.join(BUILD_DIR, "libpqtls.so")
 CLI_PATH = os.path.join(BUILD_DIR, "pqtls")
 HELPERS_DIR = os.path.join(BUILD_DIR, "tests")
+RDS_FIXTURES = os.path.join(REPO, "tests", "fixtures", "rds")   # public Amazon RDS bundles
 PYTHON = "/usr/bin/python3"
 
 # Variables that configure sanitizers are test settings, not the program's: kept.

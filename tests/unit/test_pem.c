@@ -25,9 +25,8 @@ typedef struct der_list
 static const char *
 fixture_dir(void)
 {
-	const char *d = getenv("PQTLS_FIXTURES");
-
-	return d && *d ? d : "../shared/fixtures/rds";
+	/* The repository's own copy, named by the Makefile. */
+	return PQTLS_TEST_FIXTURES;
 }
 
 static char *
@@ -42,7 +41,7 @@ read_fixture(const char *name, size_t *len)
 	f = fopen(path, "rb");
 	if (f == NULL)
 	{
-		fprintf(stderr, "cannot open %s (set PQTLS_FIXTURES)\n", path);
+		fprintf(stderr, "cannot open %s\n", path);
 		return NULL;
 	}
 	fseek(f, 0, SEEK_END);

@@ -48,9 +48,8 @@ typedef struct cert_list
 static const char *
 fixture_dir(void)
 {
-	const char *d = getenv("PQTLS_FIXTURES");
-
-	return d && *d ? d : "../shared/fixtures/rds";
+	/* The repository's own copy, named by the Makefile. */
+	return PQTLS_TEST_FIXTURES;
 }
 
 static void
@@ -70,7 +69,7 @@ load_bundle(const char *name, cert_list *l)
 	f = fopen(path, "rb");
 	if (f == NULL)
 	{
-		fprintf(stderr, "cannot open %s (set PQTLS_FIXTURES)\n", path);
+		fprintf(stderr, "cannot open %s\n", path);
 		return;
 	}
 	fseek(f, 0, SEEK_END);
