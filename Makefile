@@ -117,7 +117,7 @@ FUZZ_SECONDS ?= 10
 $(BUILD)/fuzz/%: fuzz/%.c $(COMMON_SRC) $(wildcard include/pqtls/*.h)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -DPQTLS_CLI -std=c11 $(FUZZ_FLAGS) -Iinclude -o $@ $< $(COMMON_SRC) \
-	    $(filter-out src/cli/main.c,$(wildcard src/cli/report.c)) -lssl -lcrypto -lpq
+	    $(wildcard src/cli/report*.c) -lssl -lcrypto -lpq
 
 fuzz: $(FUZZ_BIN)
 

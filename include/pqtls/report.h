@@ -127,6 +127,12 @@ void		report_feed_line(report *r, const char *line, size_t len,
 void		report_print(report *r, FILE *out, report_format fmt, bool color);
 
 /*
+ * The format `--format NAME` names ("table", "json", "csv"); 0, or -1 when
+ * there is none of that name.  Each format is one file (report_format.h).
+ */
+int			report_format_by_name(const char *name, report_format *fmt);
+
+/*
  * The malformed lines remembered, one per line ("NAME: FILE:LINE: why"), and
  * how many there were in all when that is more; nothing when there were none.
  */

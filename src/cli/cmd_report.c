@@ -55,20 +55,6 @@ use_colour(void)
 	return true;
 }
 
-static int
-parse_format(const char *s, report_format *fmt)
-{
-	if (strcmp(s, "table") == 0)
-		*fmt = REPORT_TABLE;
-	else if (strcmp(s, "json") == 0)
-		*fmt = REPORT_JSON;
-	else if (strcmp(s, "csv") == 0)
-		*fmt = REPORT_CSV;
-	else
-		return -1;
-	return 0;
-}
-
 int
 cmd_report(int argc, char **argv)
 {
@@ -121,7 +107,7 @@ cmd_report(int argc, char **argv)
 			free(files);
 			return cli_usage_error("report", "unknown option '%s'", a);
 		}
-		if (parse_format(value, &fmt) != 0)
+		if (report_format_by_name(value, &fmt) != 0)
 		{
 			free(files);
 			return cli_usage_error("report", "unknown format '%s': table, json or csv", value);
