@@ -68,8 +68,27 @@ typedef struct pq_api
 	int			ossl_state;		/* 0 not tried, 1 bound, -1 unavailable */
 } pq_api;
 
-/* Names of the libpq functions pqtls hooks (NULL-terminated). */
-extern const char *const pqtls_hooked_names[];
+/*
+ * The libpq functions pqtls hooks (hooks.c defines each), one line each:
+ * dlsym.c hands them out and deepbind.c rebinds them from this list.
+ */
+#define PQTLS_HOOKED(X) \
+	X(PQconnectdb) \
+	X(PQconnectdbParams) \
+	X(PQsetdbLogin) \
+	X(PQconnectStart) \
+	X(PQconnectStartParams) \
+	X(PQconnectPoll) \
+	X(PQfinish) \
+	X(PQping) \
+	X(PQpingParams) \
+	X(PQreset) \
+	X(PQresetStart) \
+	X(PQresetPoll)
+
+/* Their names, in place (nametab.h), in the order above; "" ends the list. */
+#define PQTLS_HOOK_NAME_MAX 32
+extern const char pqtls_hooked_names[][PQTLS_HOOK_NAME_MAX];
 
 /* The libpq copy serving a hook called from `caller` (a return address); NULL if none. */
 pq_api	   *pq_for_caller(const void *caller);

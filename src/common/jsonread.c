@@ -421,7 +421,7 @@ scan_literal(const unsigned char *s, size_t n, size_t *pos, jsr_type *type)
 {
 	static const struct
 	{
-		const char *word;
+		char		word[6];	/* in place: no relocation at load (nametab.h) */
 		size_t		len;
 		jsr_type	type;
 	}			words[] = {

@@ -4,11 +4,15 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "pqtls/nametab.h"
 #include "pqtls/ossl.h"
+
+/* Names in place, not pointers: no relocation at load (nametab.h). */
+#define OSSL_NAME_MAX 40
 
 typedef struct ossl_name
 {
-	const char *name;
+	char		name[OSSL_NAME_MAX];
 	size_t		offset;
 #ifdef PQTLS_CLI
 	void	   *addr;			/* the command line links OpenSSL itself */
@@ -16,9 +20,9 @@ typedef struct ossl_name
 } ossl_name;
 
 #ifdef PQTLS_CLI
-#define F(fn) {#fn, offsetof(ossl, fn), (void *) fn}
+#define F(fn) {#fn, offsetof(ossl, fn) + NAME_FITS(#fn, OSSL_NAME_MAX), (void *) fn}
 #else
-#define F(fn) {#fn, offsetof(ossl, fn)}
+#define F(fn) {#fn, offsetof(ossl, fn) + NAME_FITS(#fn, OSSL_NAME_MAX)}
 #endif
 
 static const ossl_name names[] = {

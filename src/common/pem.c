@@ -206,7 +206,8 @@ bad:
 static bool
 is_cert_label(const char *label, size_t n)
 {
-	static const char *const labels[] = {
+	/* In place, not pointers: no relocation at load (nametab.h). */
+	static const char labels[][24] = {
 		"CERTIFICATE", PEM_TRUSTED, "X509 CERTIFICATE",
 	};
 

@@ -59,7 +59,8 @@
  * of libpq 15 first (the same list as PQconndefaults() there), then later
  * additions; see the head comment for why those are accepted too.
  */
-static const char *const service_keywords[] = {
+/* Names in place, not pointers: no relocation at load (nametab.h). */
+static const char service_keywords[][32] = {
 	/* PostgreSQL 15 */
 	"service", "user", "password", "passfile", "channel_binding",
 	"connect_timeout", "dbname", "host", "hostaddr", "port",
@@ -79,13 +80,13 @@ static const char *const service_keywords[] = {
 	"sslkeylogfile", "oauth_issuer", "oauth_client_id",
 	"oauth_client_secret", "oauth_scope", "scram_client_key",
 	"scram_server_key",
-	NULL
+	""
 };
 
 static bool
 known_keyword(const char *key)
 {
-	for (int i = 0; service_keywords[i]; i++)
+	for (int i = 0; service_keywords[i][0] != '\0'; i++)
 		if (strcmp(service_keywords[i], key) == 0)
 			return true;
 	return false;

@@ -9,7 +9,8 @@
 const char *
 reason_name(reason r)
 {
-	static const char *const names[] = {
+	/* Names in place, not pointers: no relocation at load (nametab.h). */
+	static const char names[][20] = {
 		"ok", "untrusted-ca", "hostname-mismatch", "no-tls", "expired",
 		"not-yet-valid", "bundle-unusable", "unreachable", "timeout",
 		"handshake-failed",
@@ -21,7 +22,7 @@ reason_name(reason r)
 const char *
 rotation_name(rotation_kind k)
 {
-	static const char *const names[] = {"unaffected", "ready", "downgrades", "breaks"};
+	static const char names[][12] = {"unaffected", "ready", "downgrades", "breaks"};
 
 	return (unsigned) k < sizeof(names) / sizeof(names[0]) ? names[k] : "breaks";
 }

@@ -188,12 +188,15 @@ static const uint8_t oid_basic_constraints[] = {0x55, 0x1D, 0x13};
 static const uint8_t oid_subject_alt_name[] = {0x55, 0x1D, 0x11};
 static const uint8_t oid_common_name[] = {0x55, 0x04, 0x03};
 
-/* The attribute types shown by short name, as OpenSSL names them. */
+/*
+ * The attribute types shown by short name, as OpenSSL names them. Names in
+ * place, not pointers: no relocation when the library loads (nametab.h).
+ */
 static const struct
 {
 	uint8_t		len;
 	uint8_t		oid[10];
-	const char *name;
+	char		name[13];
 }			attr_names[] = {
 	{3, {0x55, 0x04, 0x06}, "C"},
 	{3, {0x55, 0x04, 0x08}, "ST"},

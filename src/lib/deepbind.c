@@ -136,7 +136,7 @@ own_base(void)
  * RTLD_DEEPBIND that loads libpq or looks its functions up itself is seen too
  * (and its own RTLD_DEEPBIND loads are patched in turn).
  */
-static const char *const other_names[] = {"SSL_connect", "dlopen", "dlsym", NULL};
+static const char other_names[][PQTLS_HOOK_NAME_MAX] = {"SSL_connect", "dlopen", "dlsym", ""};
 
 static void
 atfork_prepare(void)
@@ -157,7 +157,7 @@ atfork_release(void)
 static int
 own_targets(dlopen_fn real)
 {
-	const char *const *lists[] = {pqtls_hooked_names, other_names};
+	const char (*lists[])[PQTLS_HOOK_NAME_MAX] = {pqtls_hooked_names, other_names};
 	target		found[MAX_TARGETS];
 	int			n = 0;
 	Dl_info		self,
@@ -175,13 +175,14 @@ own_targets(dlopen_fn real)
 		return 0;
 	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
 	{
-		for (const char *const *name = lists[l]; *name != NULL && n < MAX_TARGETS; name++)
+		for (size_t i = 0; lists[l][i][0] != '\0' && n < MAX_TARGETS; i++)
 		{
-			void	   *addr = sym_of(self_handle, *name);
+			const char *name = lists[l][i];
+			void	   *addr = sym_of(self_handle, name);
 
 			if (addr != NULL && dladdr(addr, &info) && info.dli_fbase == self.dli_fbase)
 			{
-				found[n].name = *name;
+				found[n].name = name;
 				found[n].addr = addr;
 				n++;
 			}

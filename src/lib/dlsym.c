@@ -18,24 +18,26 @@
 
 #define PQTLS_EXPORT __attribute__((visibility("default")))
 
-/* The hooks, by the index of their name in pqtls_hooked_names. */
+/*
+ * The hooks, by the index of their name in pqtls_hooked_names. Code, not a
+ * table of pointers: a pointer table costs the loader a relocation per entry
+ * at every start (nametab.h).
+ */
 static void *
 own_hook(int index)
 {
-	static void *const hooks[] = {
-		(void *) PQconnectdb, (void *) PQconnectdbParams, (void *) PQsetdbLogin,
-		(void *) PQconnectStart, (void *) PQconnectStartParams, (void *) PQconnectPoll,
-		(void *) PQfinish, (void *) PQping, (void *) PQpingParams, (void *) PQreset,
-		(void *) PQresetStart, (void *) PQresetPoll,
-	};
+	int			i = 0;
 
-	return hooks[index];
+#define HOOK_AT(fn) if (index == i++) return (void *) fn;
+	PQTLS_HOOKED(HOOK_AT)
+#undef HOOK_AT
+	return NULL;
 }
 
 static int
 hooked_index(const char *name)
 {
-	for (int i = 0; pqtls_hooked_names[i] != NULL; i++)
+	for (int i = 0; pqtls_hooked_names[i][0] != '\0'; i++)
 		if (strcmp(pqtls_hooked_names[i], name) == 0)
 			return i;
 	return -1;

@@ -16,6 +16,7 @@
 
 #include "pqtls/annotate.h"
 #include "pqtls/diag.h"
+#include "pqtls/nametab.h"
 #include "pqtls/ossl.h"
 #include "pqtls/resolve.h"
 #include "pqtls/tailcall.h"
@@ -27,11 +28,9 @@
 /* Objects considered by a scan of the loaded objects. */
 #define MAX_OBJECTS 1024
 
-const char *const pqtls_hooked_names[] = {
-	"PQconnectdb", "PQconnectdbParams", "PQsetdbLogin", "PQconnectStart",
-	"PQconnectStartParams", "PQconnectPoll", "PQfinish", "PQping",
-	"PQpingParams", "PQreset", "PQresetStart", "PQresetPoll", NULL
-};
+#define HOOK_NAME(fn) #fn,
+const char	pqtls_hooked_names[][PQTLS_HOOK_NAME_MAX] = {PQTLS_HOOKED(HOOK_NAME) ""};
+#undef HOOK_NAME
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pq_api *copies[MAX_COPIES];
@@ -291,14 +290,17 @@ resolve_next(const char *name, const void *caller)
 
 /* ---- libpq copies --------------------------------------------------------- */
 
+/* Names in place, not pointers: no relocation at load (nametab.h). */
+#define BINDING_NAME_MAX 32
+
 typedef struct binding
 {
-	const char *name;
+	char		name[BINDING_NAME_MAX];
 	size_t		offset;
 	int			required;
 } binding;
 
-#define BIND(fn, req) {#fn, offsetof(pq_api, fn), req}
+#define BIND(fn, req) {#fn, offsetof(pq_api, fn) + NAME_FITS(#fn, BINDING_NAME_MAX), req}
 
 static const binding bindings[] = {
 	BIND(PQconnectdb, 1), BIND(PQconnectdbParams, 1), BIND(PQsetdbLogin, 1),
