@@ -2,6 +2,7 @@
 #
 #   make            build/libpqtls.so and build/pqtls
 #   make test       the whole suite (unit tests, then integration against a real server)
+#   make test-matrix  the suites parametrized over libpq versions, for all of 13 to 18
 #   make demo       the rotation story end to end on a throwaway local server
 #   make asan       the same suite with the library built under ASan and UBSan
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -47,7 +48,7 @@ HELPER_BIN := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 PYTHON  := /usr/bin/python3
 TEST_PATHS ?= tests
 
-.PHONY: all lib cli tests test unit integration demo asan asan-ci bench install clean deps fuzz fuzz-smoke
+.PHONY: all lib cli tests test test-matrix unit integration demo asan asan-ci bench install clean deps fuzz fuzz-smoke
 
 all: lib cli
 
@@ -79,6 +80,17 @@ $(BUILD)/tests/%: tests/helpers/%.c $(COMMON_SRC) $(wildcard include/pqtls/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -pthread -o $@ $< -lpq
 
+# The same helpers built against another libpq (a version of the matrix), for
+# tests/lib/embedded.py, which fetches that libpq and passes its directory:
+#   make LIBPQ_MAJOR=17 LIBPQ_DIR=/var/cache/.../native/lib build/tests/v17/pqcall
+# Debian's headers (15); tests/helpers/libpq17.h declares what 17 and later added.
+ifneq ($(LIBPQ_MAJOR),)
+$(BUILD)/tests/v$(LIBPQ_MAJOR)/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) $(COMMON_SRC) $(wildcard include/pqtls/*.h)
+	@test -f "$(LIBPQ_DIR)/libpq.so.5" || { echo "LIBPQ_DIR must name the directory of libpq.so.5" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -pthread -o $@ $< -L$(LIBPQ_DIR) -lpq -Wl,-rpath,$(LIBPQ_DIR)
+endif
+
 tests: all $(UNIT_BIN) $(HELPER_BIN)
 
 deps:
@@ -88,6 +100,13 @@ deps:
 # which closes with the summary line CI reads.
 test: deps tests
 	PQTLS_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider $(TEST_PATHS) $(PYTEST_ARGS)
+
+# Every libpq of the version matrix (13 to 18; tests/lib/embedded.py fetches them
+# from npm on first use into a cache), for the suites parametrized over versions.
+MATRIX_TESTS ?= tests
+test-matrix: deps tests
+	$(PYTHON) tests/lib/embedded.py prepare all
+	PQTLS_LIBPQ_VERSIONS=all PQTLS_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider $(MATRIX_TESTS) -m matrix $(PYTEST_ARGS)
 
 unit: tests
 	PQTLS_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS)

@@ -13,16 +13,26 @@
  *   pqcall PQreset CONNINFO                   (PQconnectdb, then PQreset)
  *   pqcall PQresetStart CONNINFO              (PQconnectdb, then PQresetStart/PQresetPoll)
  *   pqcall abandon CONNINFO                   (PQconnectStart, then PQfinish at once)
+ *   pqcall PQlibVersion                       (prints libpq=N: which libpq was loaded)
+ *   pqcall PQcancelBlocking CONNINFO          (libpq 17+: PQconnectdb, a long query,
+ *   pqcall PQcancelStart CONNINFO              then a cancel connection, blocking or
+ *                                              driven by PQcancelPoll)
  *
  * Prints "status=ok" or "status=bad: <message>" (or "ping=N") and exits 0 when
  * the connection (or ping) succeeded, 1 when it did not, 2 on usage errors.
+ * The cancel calls print the connection's status line, then "cancel=ok" or
+ * "cancel=bad: <message>", then "query=canceled" when the server cancelled the query;
+ * they exit 3 under a libpq older than 17.
  */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
+
+#include "libpq17.h"
 
 static int
 report(PGconn *conn)
@@ -91,6 +101,76 @@ drive(PGconn *conn, PostgresPollingStatusType (*pollfn) (PGconn *))
 	return report(conn);
 }
 
+/*
+ * A cancel connection (libpq 17's PQcancelCreate) for a query in progress: blocking
+ * (PQcancelBlocking) or non-blocking (PQcancelStart, then PQcancelPoll as the
+ * documentation's loop).
+ */
+static int
+cancel_query(const char *conninfo, int blocking)
+{
+	PGconn	   *conn;
+	PGcancelConn *cc;
+	PGresult   *res;
+	int			ok,
+				canceled = 0;
+
+	if (PQlibVersion() < 170000 || PQcancelCreate == NULL)
+	{
+		printf("status=bad: cancel connections need libpq 17, this is %d\n", PQlibVersion());
+		return 3;
+	}
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK)
+		return report(conn);
+	printf("status=ok ssl=%d\n", PQsslInUse(conn));
+	if (!PQsendQuery(conn, "SELECT pg_sleep(30)"))
+	{
+		printf("cancel=bad: PQsendQuery: %s", PQerrorMessage(conn));
+		PQfinish(conn);
+		return 1;
+	}
+	usleep(200 * 1000);			/* the server is sleeping by now */
+	cc = PQcancelCreate(conn);
+	if (blocking)
+		ok = PQcancelBlocking(cc);
+	else
+	{
+		PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+		ok = PQcancelStart(cc);
+		while (ok && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
+		{
+			struct pollfd pfd = {PQcancelSocket(cc), 0, 0};
+
+			pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+			if (poll(&pfd, 1, 10000) <= 0)
+				break;
+			st = PQcancelPoll(cc);
+		}
+		ok = ok && st == PGRES_POLLING_OK;
+	}
+	if (!ok)
+	{
+		printf("cancel=bad: %s", PQcancelErrorMessage(cc));
+		PQcancelFinish(cc);
+		PQfinish(conn);			/* without waiting for the query */
+		return 1;
+	}
+	printf("cancel=ok\n");
+	PQcancelFinish(cc);
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		canceled |= state != NULL && strcmp(state, "57014") == 0;
+		PQclear(res);
+	}
+	printf("query=%s\n", canceled ? "canceled" : "finished");
+	PQfinish(conn);
+	return canceled ? 0 : 1;
+}
+
 static const char *
 arg_or_null(const char *s)
 {
@@ -107,6 +187,11 @@ main(int argc, char **argv)
 				first = 2;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc == 2 && strcmp(argv[1], "PQlibVersion") == 0)
+	{
+		printf("libpq=%d\n", PQlibVersion());
+		return 0;
+	}
 	if (argc < 3)
 	{
 		fprintf(stderr, "usage: pqcall API ARGS...\n");
@@ -167,6 +252,8 @@ main(int argc, char **argv)
 			return report(conn);
 		return drive(conn, PQresetPoll);
 	}
+	if (strcmp(api, "PQcancelBlocking") == 0 || strcmp(api, "PQcancelStart") == 0)
+		return cancel_query(argv[2], strcmp(api, "PQcancelBlocking") == 0);
 	if (strcmp(api, "abandon") == 0)
 	{
 		PGconn	   *conn = PQconnectStart(argv[2]);

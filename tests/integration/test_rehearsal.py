@@ -16,9 +16,17 @@ PGSSLMODE/PGSSLROOTCERT and a service file) runs with the server on the OLD cert
     dry-run    pqcall, PQTLS_MODE=dry-run, for each bundle (new+old, new only)
     enforce    pqcall, PQTLS_MODE=enforce, for each bundle   (reality of verify-full)
     psql       psql without pqtls, the same settings plus sslmode=verify-full
+               sslrootcert=<bundle> appended last            (reference; libpq 15)
+    reference  under any other libpq: the plain pqcall with sslmode=verify-full
                sslrootcert=<bundle> appended last            (reference)
 
-all with PQTLS_NEW_CA=<new root>. The comparisons, for every configuration:
+all with PQTLS_NEW_CA=<new root>.
+
+The whole rehearsal runs once per libpq of the version matrix (tests/lib/embedded.py:
+Debian's 15, and 13, 14, 16, 17, 18 from their npm packages, each with its own OpenSSL),
+with pqcall built against that libpq, against the same server. Libpq 15 always runs
+every configuration; another version runs a sample of them unless every version is
+selected (make test-matrix) or PQTLS_REHEARSAL_FULL=1; the output says which. The comparisons, for every configuration:
 
 - observe and dry-run behave exactly like plain (exit status and output);
 - dry_run.result (pass/fail) == enforce's real outcome == psql's real outcome, for each
@@ -27,11 +35,13 @@ all with PQTLS_NEW_CA=<new root>. The comparisons, for every configuration:
   when the plain connection fails after the rotation, `downgrades` exactly when it then
   succeeds without TLS although it used TLS before, `ready` or `unaffected` otherwise.
 
-The figure "rotation rehearsal: N/N predictions agree" is printed; any disagreement fails
-the test with the whole list (configuration, phase, bundle, predicted, actual, detail).
+The figure "rotation rehearsal, libpq N: agree/total predictions agree" is printed for each
+version; any disagreement fails the test with the whole list (configuration, phase, bundle,
+predicted, actual, detail).
 """
 
 import dataclasses
+import hashlib
 import os
 import shutil
 import sys
@@ -41,12 +51,17 @@ from typing import Optional, Tuple
 
 import pytest
 
+import embedded
 import harness
-from harness import HELPERS_DIR, REPO, run_plain, run_preloaded, scratch_dir
+from harness import HELPERS_DIR, run_plain, run_preloaded, scratch_dir
 from pgserver import conninfo_quote
 
-PQCALL = os.path.join(HELPERS_DIR, "pqcall")
+PQCALL = os.path.join(HELPERS_DIR, "pqcall")         # Debian's libpq (15)
 WORKERS = 8
+# Another libpq than Debian's runs one configuration in SAMPLE_EVERY unless all are asked
+# for (make test-matrix, PQTLS_REHEARSAL_FULL=1): which ones depends on the version, so
+# the sampled versions of one run cover different configurations.
+SAMPLE_EVERY = 3
 
 # ----------------------------------------------------------------------------- the PKI
 
@@ -231,40 +246,70 @@ CONFIGS = [Config(mode, root, host) for mode in SSLMODES for root in ROOTS
 @dataclasses.dataclass(frozen=True)
 class Run:
     config: Config
-    kind: str                        # plain, observe, dry-run, enforce, psql
-    bundle: Optional[str] = None     # for dry-run, enforce, psql
+    kind: str                        # plain, observe, dry-run, enforce, psql, reference
+    bundle: Optional[str] = None     # for dry-run, enforce, psql, reference
 
 
-RUN_KINDS = [("plain", None), ("observe", None)] + \
-    [(kind, b) for kind in ("dry-run", "enforce", "psql") for b in BUNDLES]
+@dataclasses.dataclass(frozen=True)
+class Client:
+    """The libpq a rehearsal runs under: its major and pqcall built against it."""
+    major: int
+    pqcall: str
+
+    @property
+    def reference(self):
+        """psql exists only with Debian's libpq; elsewhere the reference is pqcall."""
+        return "psql" if self.major == embedded.SYSTEM_MAJOR else "reference"
 
 
-def execute(run, pg, pki):
+def run_kinds(client):
+    return [("plain", None), ("observe", None)] + \
+        [(kind, b) for kind in ("dry-run", "enforce", client.reference) for b in BUNDLES]
+
+
+def execute(run, pg, pki, client):
     """Run one case; returns the harness's RunResult."""
     c = run.config
     env = c.env(pki)
     home = c.home(pki)
+    pqcall = client.pqcall
     if run.kind == "plain":
-        return run_plain([PQCALL, "PQconnectdb", c.conninfo(pg, pki)], env_extra=env,
+        return run_plain([pqcall, "PQconnectdb", c.conninfo(pg, pki)], env_extra=env,
                          home=home)
     if run.kind == "psql":
         ci = c.conninfo(pg, pki, sslmode="verify-full", sslrootcert=pki.bundles[run.bundle])
         return run_plain([pg.bin("psql"), "-X", "-A", "-t", "-c", "select 1", "-d", ci],
                          env_extra=env, home=home)
+    if run.kind == "reference":
+        ci = c.conninfo(pg, pki, sslmode="verify-full", sslrootcert=pki.bundles[run.bundle])
+        return run_plain([pqcall, "PQconnectdb", ci], env_extra=env, home=home)
     # A generous probe bound: on a loaded machine a side handshake must not turn into a
     # `timeout` verdict (timeouts are not what this test is about).
     env = dict(env, PQTLS_NEW_CA=pki.new_ca, PQTLS_PROBE_TIMEOUT_MS="20000")
     if run.bundle is not None:
         env["PQTLS_BUNDLE"] = pki.bundles[run.bundle]
-    return run_preloaded([PQCALL, "PQconnectdb", c.conninfo(pg, pki)], env_extra=env,
+    return run_preloaded([pqcall, "PQconnectdb", c.conninfo(pg, pki)], env_extra=env,
                          home=home, mode=run.kind)
 
 
-def run_phase(pg, pki, configs):
+def run_phase(pg, pki, configs, client):
     """Every run of every configuration, WORKERS at a time: {Run: RunResult}."""
-    runs = [Run(c, kind, b) for c in configs for kind, b in RUN_KINDS]
+    runs = [Run(c, kind, b) for c in configs for kind, b in run_kinds(client)]
     with ThreadPoolExecutor(max_workers=WORKERS) as ex:
-        return dict(zip(runs, ex.map(lambda r: execute(r, pg, pki), runs)))
+        return dict(zip(runs, ex.map(lambda r: execute(r, pg, pki, client), runs)))
+
+
+def configs_for(major):
+    """(configurations, how they were chosen) for one libpq major."""
+    full = (major == embedded.SYSTEM_MAJOR or embedded.all_versions_selected()
+            or os.environ.get("PQTLS_REHEARSAL_FULL") == "1")
+    if full:
+        return CONFIGS, "all configurations"
+    picked = [c for c in CONFIGS
+              if int(hashlib.sha256(("%d %s" % (major, c.name)).encode()).hexdigest(), 16)
+              % SAMPLE_EVERY == 0]
+    return picked, ("a sample of %d of %d configurations (all: make test-matrix or "
+                    "PQTLS_REHEARSAL_FULL=1)" % (len(picked), len(CONFIGS)))
 
 
 def pqcall_outcome(r):
@@ -279,6 +324,18 @@ def pqcall_outcome(r):
 
 def psql_ok(r):
     return r.returncode == 0 and r.stdout.strip() == "1"
+
+
+def reference_ok(kind, r):
+    """Whether the reference run (psql, or pqcall with verify-full) connected."""
+    return psql_ok(r) if kind == "psql" else pqcall_outcome(r) == "tls"
+
+
+def reference_said(kind, r):
+    if kind == "psql":
+        return "psql verify-full: %s" % (
+            "ok" if psql_ok(r) else first_line(r.stderr) or "exit %d" % r.returncode)
+    return "pqcall verify-full: %s" % first_line(r.stdout)
 
 
 def only_record(r):
@@ -320,7 +377,7 @@ def record_problem(r):
     return "%d records; stderr: %s" % (len(r.records), first_line(r.stderr))
 
 
-def phase_checks(phase, results, configs, pki):
+def phase_checks(phase, results, configs, pki, client):
     """Transparency, dry-run and enforce comparisons of one phase."""
     checks = []
     for c in configs:
@@ -341,20 +398,19 @@ def phase_checks(phase, results, configs, pki):
                             obs.get("error") or ""))
         for b in BUNDLES:
             enforce = results[Run(c, "enforce", b)]
-            psql = results[Run(c, "psql", b)]
+            ref = results[Run(c, client.reference, b)]
             enforced = "pass" if pqcall_outcome(enforce) == "tls" else "fail"
-            referenced = "pass" if psql_ok(psql) else "fail"
+            referenced = "pass" if reference_ok(client.reference, ref) else "fail"
             how_enforce = "enforce: %s" % first_line(enforce.stdout)
-            how_psql = "psql verify-full: %s" % (
-                "ok" if psql_ok(psql) else first_line(psql.stderr) or "exit %d" % psql.returncode)
+            how_ref = reference_said(client.reference, ref)
 
             drec = only_record(results[Run(c, "dry-run", b)]) or {}
             dr = drec.get("dry_run") or {}
             detail = "%s/%s: %s" % (dr.get("reason"), dr.get("method"), dr.get("detail"))
             checks.append(Check("dry_run.result == enforce", c, phase, b, dr.get("result"),
                                 (enforced,), how_enforce, detail))
-            checks.append(Check("dry_run.result == psql", c, phase, b, dr.get("result"),
-                                (referenced,), how_psql, detail))
+            checks.append(Check("dry_run.result == %s" % client.reference, c, phase, b,
+                                dr.get("result"), (referenced,), how_ref, detail))
 
             erec = only_record(enforce)
             edr = (erec or {}).get("dry_run") or {}
@@ -404,15 +460,16 @@ def rotation_checks(before, after, configs):
     return checks
 
 
-def report(checks, seconds):
+def report(checks, seconds, client, configs, chosen):
     bad = [ch for ch in checks if not ch.ok]
     kinds = {}
     for ch in checks:
         n = kinds.setdefault(ch.what, [0, 0])
         n[0] += ch.ok
         n[1] += 1
-    lines = ["rotation rehearsal: %d/%d predictions agree (%d configurations, %.1fs)"
-             % (len(checks) - len(bad), len(checks), len(CONFIGS), seconds)]
+    lines = ["rotation rehearsal, libpq %d: %d/%d predictions agree (%d configurations: "
+             "%s; %.1fs)" % (client.major, len(checks) - len(bad), len(checks), len(configs),
+                             chosen, seconds)]
     lines += ["    %4d/%-4d %s" % (ok, n, what) for what, (ok, n) in kinds.items()]
     if bad:
         lines.append("disagreements (%d):" % len(bad))
@@ -422,18 +479,20 @@ def report(checks, seconds):
 
 # ----------------------------------------------------------------------------- the tests
 
-def test_rotation_rehearsal(pg, pki, lib, capsys):
+def test_rotation_rehearsal(pg, pki, lib, libpq, libpqs, capsys):
+    client = Client(libpq, libpqs.helper(libpq, "pqcall"))
+    configs, chosen = configs_for(libpq)
     t0 = time.monotonic()
     pg.set_server_cert(pki.old_server)
-    before = run_phase(pg, pki, CONFIGS)
-    checks = phase_checks(1, before, CONFIGS, pki)
+    before = run_phase(pg, pki, configs, client)
+    checks = phase_checks(1, before, configs, pki, client)
 
     pg.set_server_cert(pki.new_chain, key=pki.new_server.key)      # the rotation
-    after = run_phase(pg, pki, CONFIGS)
-    checks += phase_checks(2, after, CONFIGS, pki)
-    checks += rotation_checks(before, after, CONFIGS)
+    after = run_phase(pg, pki, configs, client)
+    checks += phase_checks(2, after, configs, pki, client)
+    checks += rotation_checks(before, after, configs)
 
-    text = report(checks, time.monotonic() - t0)
+    text = report(checks, time.monotonic() - t0, client, configs, chosen)
     with capsys.disabled():
         sys.stdout.write("\n" + text + "\n")
     bad = [ch for ch in checks if not ch.ok]

@@ -194,11 +194,15 @@ class PgServer:
     superuser = SUPERUSER
     superuser_password = SUPERUSER_PASSWORD
 
-    def __init__(self, key_type="rsa"):
+    def __init__(self, key_type="rsa", bindir=None, version=None):
+        """bindir: where initdb, pg_ctl and postgres are (default: the newest Debian
+        server); version: its major (default: read from a /N/bin path). Programs the
+        bindir lacks (psql: the embedded packages of tests/lib/embedded.py ship none)
+        come from Debian's."""
         self.key_type = key_type
-        self.bindir = find_bindir()
-        self.version = int(re.search(r"/(\d+)/bin$", self.bindir).group(1)) \
-            if re.search(r"/(\d+)/bin$", self.bindir) else None
+        self.bindir = bindir or find_bindir()
+        m = re.search(r"/(\d+)/bin$", self.bindir)
+        self.version = version if version is not None else (int(m.group(1)) if m else None)
         self.dir = None
         self.datadir = None
         self.port = None
@@ -239,7 +243,10 @@ class PgServer:
         return os.path.join(self.dir, "server.key")
 
     def bin(self, name):
-        return os.path.join(self.bindir, name)
+        path = os.path.join(self.bindir, name)
+        if not os.path.exists(path):
+            path = os.path.join(find_bindir(), name)
+        return path
 
     # ---------------------------------------------------------------- start and stop
 
@@ -277,7 +284,9 @@ class PgServer:
             self._as_pg([self.bin("initdb"), "-D", self.datadir, "-U", SUPERUSER,
                          "--pwfile=" + pwfile, "--auth-local=trust",
                          "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C",
-                         "--no-sync", "--no-instructions"]),
+                         "--no-sync"]
+                        # initdb 13 lacks --no-instructions (added in 14)
+                        + (["--no-instructions"] if (self.version or 99) >= 14 else [])),
             cwd=self.dir, env=_CLEAN_ENV, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
