@@ -27,8 +27,12 @@ CFLAGS  += -std=c11 $(OPT) $(WARN) $(SAN)
 
 # The interposer: position independent, everything hidden but the hooks, and no
 # link-time dependency beyond the C library (libpq and OpenSSL are bound at run time).
+# Whatever the loader does to it runs at every start of every program it is
+# preloaded into (bench: /bin/true): no start files (src/lib/dso.c says why),
+# hence -z nodelete.
 LIB_CFLAGS  := $(CFLAGS) -fPIC -fvisibility=hidden -pthread
-LIB_LDFLAGS := -shared -Wl,-z,defs -Wl,-Bsymbolic-functions -Wl,--as-needed -pthread $(SAN)
+LIB_LDFLAGS := -shared -nostartfiles -Wl,-z,nodelete -Wl,-z,defs -Wl,-Bsymbolic-functions \
+	-Wl,--as-needed -pthread $(SAN)
 
 COMMON_SRC := $(wildcard src/common/*.c)
 LIB_SRC    := $(wildcard src/lib/*.c)

@@ -88,7 +88,8 @@ typedef struct pq_api
 
 /* Their names, in place (nametab.h), in the order above; "" ends the list. */
 #define PQTLS_HOOK_NAME_MAX 32
-extern const char pqtls_hooked_names[][PQTLS_HOOK_NAME_MAX];
+extern __attribute__((visibility("hidden")))
+const char	pqtls_hooked_names[][PQTLS_HOOK_NAME_MAX];
 
 /* The libpq copy serving a hook called from `caller` (a return address); NULL if none. */
 pq_api	   *pq_for_caller(const void *caller);

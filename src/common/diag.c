@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "pqtls/diag.h"
@@ -30,14 +31,43 @@
 static int	stderr_usable = -1;
 
 /*
- * The only work the library does at load: one fcntl, so that "was fd 2 open
- * at start" is known before the program gets a chance to close it.
+ * fcntl(2, F_GETFD) != -1, as a bare system call where we know how. The first
+ * call of a C library function from the library makes the loader look the
+ * function up (lazy binding): about 750 instructions added to every program
+ * start, for a call that runs before anything else of ours.
+ */
+static int
+fd2_open(void)
+{
+#if defined(__x86_64__) && defined(__linux__)
+	long		ret;
+
+	__asm__ volatile ("syscall"
+					  : "=a"(ret)
+					  : "0"((long) SYS_fcntl), "D"(2L), "S"((long) F_GETFD)
+					  : "rcx", "r11", "memory");
+	return ret >= 0;			/* the kernel returns -errno */
+#elif defined(__aarch64__) && defined(__linux__)
+	register long x8 __asm__("x8") = SYS_fcntl;
+	register long x0 __asm__("x0") = 2;
+	register long x1 __asm__("x1") = F_GETFD;
+
+	__asm__ volatile ("svc 0" : "+r"(x0) : "r"(x8), "r"(x1) : "memory");
+	return x0 >= 0;
+#else
+	return fcntl(2, F_GETFD) != -1;
+#endif
+}
+
+/*
+ * The only work the library does at load: "was fd 2 open at start" must be
+ * known before the program gets a chance to close it.
  */
 __attribute__((constructor))
 static void
 diag_check_stderr(void)
 {
-	stderr_usable = fcntl(2, F_GETFD) != -1;
+	stderr_usable = fd2_open();
 }
 
 int

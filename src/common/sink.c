@@ -12,6 +12,7 @@
  * Whatever goes wrong with the chosen destination, the record still goes to
  * stderr, after one message that says why: nothing is lost.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -730,6 +731,19 @@ sanitize_component(char *s)
 			*s = '_';
 }
 
+/*
+ * glibc's program_invocation_short_name, looked up when needed: a reference
+ * to a C library variable is bound at load, a symbol lookup added to every
+ * program start, and this is only the fallback when /proc is not mounted.
+ */
+static const char *
+invocation_name(void)
+{
+	char	  **var = dlsym(RTLD_DEFAULT, "program_invocation_short_name");
+
+	return var != NULL ? *var : NULL;
+}
+
 static void
 program_name(char *out, size_t outsz)
 {
@@ -751,7 +765,7 @@ program_name(char *out, size_t outsz)
 		name = slash ? slash + 1 : exe;
 	}
 	if (name == NULL || *name == '\0')
-		name = program_invocation_short_name;
+		name = invocation_name();
 	if (name == NULL || *name == '\0')
 		name = "unknown";
 	snprintf(out, outsz, "%s", name);
