@@ -4,7 +4,9 @@
  * Decoding a certificate with OpenSSL costs about 1.5 million instructions; this
  * reader takes a few thousand, so a 102-certificate bundle can be indexed on the
  * connection path of the first connection. It is a reader for facts, not a
- * validator: signatures and chains are OpenSSL's job (judge.c).
+ * validator: signatures and chains are OpenSSL's job (judge.c).  The `pqtls`
+ * command, which has no such budget, reads certificates with OpenSSL's X509_*
+ * functions instead (cmd_bundle.c).
  */
 #ifndef PQTLS_X509_H
 #define PQTLS_X509_H
@@ -14,11 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
-typedef struct der_span
-{
-	const uint8_t *p;			/* points into the certificate's DER */
-	size_t		len;
-} der_span;
+#include "pqtls/der.h"
 
 enum x509_san_type
 {

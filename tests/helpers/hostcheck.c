@@ -17,6 +17,9 @@
 #include "../../src/common/json.c"
 #include "../../src/common/pem.c"
 #include "../../src/common/x509.c"
+#include "../../src/common/x509_name.c"
+#include "../../src/common/x509_namekey.c"
+#include "../../src/common/x509_time.c"
 #include "../../src/common/hostname.c"
 
 #include <stdio.h>
