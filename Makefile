@@ -29,8 +29,8 @@ CFLAGS  += -std=c11 $(OPT) $(WARN) $(SAN)
 # link-time dependency beyond the C library (libpq and OpenSSL are bound at run time).
 # Whatever the loader does to it runs at every start of every program it is
 # preloaded into (bench: /bin/true): no start files (src/lib/dso.c says why),
-# hence -z nodelete.
-LIB_CFLAGS  := $(CFLAGS) -fPIC -fvisibility=hidden -pthread
+# hence -z nodelete, and libc imports at glibc's base version (libcver.h).
+LIB_CFLAGS  := $(CFLAGS) -fPIC -fvisibility=hidden -pthread -include include/pqtls/libcver.h
 LIB_LDFLAGS := -shared -nostartfiles -Wl,-z,nodelete -Wl,-z,defs -Wl,-Bsymbolic-functions \
 	-Wl,--as-needed -pthread $(SAN)
 

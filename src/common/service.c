@@ -149,10 +149,14 @@ parse_service_file(const char *path, const char *name, const char *keyword,
 			break;
 		}
 
-		/* trim the whole line; keys and values are not trimmed apart */
-		while (len > 0 && isspace((unsigned char) line[len - 1]))
+		/*
+		 * trim the whole line; keys and values are not trimmed apart.
+		 * (isspace): the function, as locale-aware as the macro, which would
+		 * cost the preloaded library one more symbol version (libcver.h).
+		 */
+		while (len > 0 && (isspace) ((unsigned char) line[len - 1]))
 			line[--len] = '\0';
-		while (*line && isspace((unsigned char) *line))
+		while (*line && (isspace) ((unsigned char) *line))
 			line++;
 
 		if (line[0] == '\0' || line[0] == '#')

@@ -103,7 +103,7 @@ quote_value(const char *v, char *out, size_t outsz)
 	if (limit > QUOTE_MAX)
 		limit = QUOTE_MAX;
 	for (; *v && n < limit; v++)
-		out[n++] = isprint((unsigned char) *v) ? *v : '?';
+		out[n++] = (isprint) ((unsigned char) *v) ? *v : '?';	/* not the macro: libcver.h */
 	if (*v)
 	{
 		memcpy(out + n, "...", 3);
