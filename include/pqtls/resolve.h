@@ -15,6 +15,9 @@
 #ifndef PQTLS_RESOLVE_H
 #define PQTLS_RESOLVE_H
 
+#include <link.h>
+#include <stdint.h>
+
 #include <libpq-fe.h>
 
 struct ossl;
@@ -105,6 +108,36 @@ typedef void *(*dlsym_fn) (void *handle, const char *name);
 /* The dlsym() of the C library, whatever pqtls's own dlsym() hook does. */
 dlsym_fn	libc_dlsym(void);
 void	   *real_dlsym(void *handle, const char *name);
+
+/* ---- the loaded objects (resolve.c's walk, deepbind.c's snapshots) ---- */
+
+/* One object as dl_iterate_phdr() reported it. */
+typedef struct loaded_object
+{
+	char	   *name;			/* a copy ("" for the main program) */
+	ElfW(Addr)	addr;			/* load bias (dlpi_addr) */
+	const ElfW(Phdr) *phdr;
+	ElfW(Half)	phnum;
+	uintptr_t	start;			/* lowest and highest address of its PT_LOAD segments */
+	uintptr_t	end;
+} loaded_object;
+
+typedef struct object_list
+{
+	loaded_object *obj;
+	size_t		n;
+	size_t		max;
+	int			complete;		/* every object made it into the list */
+	const struct object_list *before;	/* if set: only named objects not in it */
+} object_list;
+
+/*
+ * The objects loaded now, in load order; with `before`, only those loaded since
+ * that list was taken. The loader is not called while collecting. Returns
+ * list->complete; free the list with objects_free().
+ */
+int			objects_collect(object_list *list, const object_list *before);
+void		objects_free(object_list *list);
 
 /* dlsym(RTLD_NEXT, name) as seen from `caller`, skipping pqtls itself. */
 void	   *resolve_next(const char *name, const void *caller);

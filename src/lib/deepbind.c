@@ -216,83 +216,6 @@ target_for(const char *name)
 	return NULL;
 }
 
-/* ---- the loaded objects, before and after ------------------------------- */
-
-typedef struct object
-{
-	ElfW(Addr)	addr;
-	const ElfW(Phdr) *phdr;
-	ElfW(Half)	phnum;
-	char	   *name;			/* a copy: only for objects found new */
-} object;
-
-typedef struct object_set
-{
-	object	   *obj;
-	size_t		n;
-	size_t		max;
-	int			complete;		/* every object made it into the set */
-	const struct object_set *before;	/* when collecting: keep only objects not in it */
-} object_set;
-
-static int
-in_set(const object_set *set, ElfW(Addr) addr, const ElfW(Phdr) *phdr)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (set->obj[i].addr == addr && set->obj[i].phdr == phdr)
-			return 1;
-	return 0;
-}
-
-/* Copies facts out only: no loader call from inside dl_iterate_phdr(). */
-static int
-collect(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	object_set *set = arg;
-	object	   *o;
-
-	(void) size;
-	if (set->before != NULL &&
-		(in_set(set->before, info->dlpi_addr, info->dlpi_phdr) ||
-		 info->dlpi_name == NULL || info->dlpi_name[0] == '\0'))
-		return 0;
-	if (set->n == set->max)
-	{
-		size_t		max = set->max ? set->max * 2 : 64;
-		object	   *grown = realloc(set->obj, max * sizeof(*grown));
-
-		if (grown == NULL)
-		{
-			set->complete = 0;
-			return 1;
-		}
-		set->obj = grown;
-		set->max = max;
-	}
-	o = &set->obj[set->n];
-	o->addr = info->dlpi_addr;
-	o->phdr = info->dlpi_phdr;
-	o->phnum = info->dlpi_phnum;
-	o->name = NULL;
-	if (set->before != NULL && (o->name = strdup(info->dlpi_name)) == NULL)
-	{
-		set->complete = 0;
-		return 1;
-	}
-	set->n++;
-	return 0;
-}
-
-static void
-set_free(object_set *set)
-{
-	for (size_t i = 0; i < set->n; i++)
-		free(set->obj[i].name);
-	free(set->obj);
-	set->obj = NULL;
-	set->n = set->max = 0;
-}
-
 /* ---- rewriting one object's GOT ------------------------------------------ */
 
 #if defined(__x86_64__)
@@ -395,7 +318,7 @@ patch_table(const layout *l, const ElfW(Rela) *rela, size_t size, size_t entsize
 
 /* Point every reference of o to a hooked name at our hook. Under the lock. */
 static void
-patch_object(const object *o)
+patch_object(const loaded_object *o)
 {
 	layout		l = {o->addr, o->phdr, o->phnum, 0, 0, (uintptr_t) sysconf(_SC_PAGESIZE)};
 	const ElfW(Dyn) *dyn = NULL;
@@ -472,7 +395,7 @@ patch_object(const object *o)
 #else							/* no relocation support for this target */
 
 static void
-patch_object(const object *o)
+patch_object(const loaded_object *o)
 {
 	(void) o;
 }
@@ -481,19 +404,26 @@ patch_object(const object *o)
 
 /* ---- the RTLD_DEEPBIND load ------------------------------------------------ */
 
-/* The objects this load brought in: hold each, patch it, let it go. */
-static void
-rebind_new_objects(dlopen_fn real, const object_set *before)
-{
-	object_set	after = {NULL, 0, 0, 1, before};
-	const void *self = own_base();
+typedef int (*dlinfo_fn) (void *handle, int request, void *info);
 
-	dl_iterate_phdr(collect, &after);
-	if (after.n > 0 && own_targets(real) > 0)
+/*
+ * The objects this load brought in: hold each, patch it, let it go. dlinfo is
+ * looked up here, not imported: an import would cost every program one more
+ * symbol version to check at load (libcver.h), for the rare RTLD_DEEPBIND load.
+ */
+static void
+rebind_new_objects(dlopen_fn real, const object_list *before)
+{
+	object_list after;
+	const void *self = own_base();
+	dlinfo_fn	info_of = (dlinfo_fn) libc_symbol("dlinfo");
+
+	objects_collect(&after, before);
+	if (after.n > 0 && info_of != NULL && own_targets(real) > 0)
 	{
 		for (size_t i = 0; i < after.n; i++)
 		{
-			const object *o = &after.obj[i];
+			const loaded_object *o = &after.obj[i];
 			struct link_map *map = NULL;
 			void	   *hold;
 
@@ -506,7 +436,7 @@ rebind_new_objects(dlopen_fn real, const object_set *before)
 			hold = real(o->name, RTLD_NOLOAD | RTLD_LAZY);
 			if (hold == NULL)
 				continue;
-			if (dlinfo(hold, RTLD_DI_LINKMAP, &map) == 0 && map != NULL &&
+			if (info_of(hold, RTLD_DI_LINKMAP, &map) == 0 && map != NULL &&
 				map->l_addr == o->addr)
 			{
 				pthread_mutex_lock(&lock);
@@ -516,7 +446,7 @@ rebind_new_objects(dlopen_fn real, const object_set *before)
 			dlclose(hold);
 		}
 	}
-	set_free(&after);
+	objects_free(&after);
 }
 
 /*
@@ -531,14 +461,14 @@ rebind_new_objects(dlopen_fn real, const object_set *before)
 static __attribute__((noinline)) void *
 open_and_rebind(dlopen_fn real, const char *file, int mode)
 {
-	object_set	before = {NULL, 0, 0, 1, NULL};
+	object_list before;
 	void	   *handle;
 
-	dl_iterate_phdr(collect, &before);
+	objects_collect(&before, NULL);
 	handle = real(file, mode);
 	if (handle != NULL && before.complete)
 		rebind_new_objects(real, &before);
-	set_free(&before);
+	objects_free(&before);
 	return handle;
 }
 

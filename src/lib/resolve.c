@@ -25,8 +25,6 @@
 #define MAX_COPIES 8
 /* Calling modules remembered with the copy that served them. */
 #define MAX_CALLERS 64
-/* Objects considered by a scan of the loaded objects. */
-#define MAX_OBJECTS 1024
 
 #define HOOK_NAME(fn) #fn,
 const char	pqtls_hooked_names[][PQTLS_HOOK_NAME_MAX] = {PQTLS_HOOKED(HOOK_NAME) ""};
@@ -183,37 +181,76 @@ pqtls_owns(const void *addr)
 
 /* ---- scanning the loaded objects ---------------------------------------- */
 
-typedef struct loaded_object
+static int
+in_list(const object_list *list, ElfW(Addr) addr, const ElfW(Phdr) *phdr)
 {
-	const char *name;
-	uintptr_t	start;			/* lowest and highest address of its PT_LOAD segments */
-	uintptr_t	end;
-} loaded_object;
-
-typedef struct object_list
-{
-	loaded_object *obj;
-	int			n;
-	int			max;
-} object_list;
+	for (size_t i = 0; i < list->n; i++)
+		if (list->obj[i].addr == addr && list->obj[i].phdr == phdr)
+			return 1;
+	return 0;
+}
 
 /*
  * The callback only copies facts out: calling dlopen() from inside
- * dl_iterate_phdr() would take the loader's locks in the opposite order.
+ * dl_iterate_phdr() would take the loader's locks in the opposite order. The
+ * name is copied: the object may be unloaded before the caller is done.
  */
 static int
 collect_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	object_list *list = arg;
+	const char *name = info->dlpi_name != NULL ? info->dlpi_name : "";
 	loaded_object *o;
 
 	(void) size;
-	if (list->n >= list->max)
+	if (list->before != NULL &&
+		(name[0] == '\0' || in_list(list->before, info->dlpi_addr, info->dlpi_phdr)))
+		return 0;
+	if (list->n == list->max)
+	{
+		size_t		max = list->max ? list->max * 2 : 64;
+		loaded_object *grown = realloc(list->obj, max * sizeof(*grown));
+
+		if (grown == NULL)
+		{
+			list->complete = 0;
+			return 1;
+		}
+		list->obj = grown;
+		list->max = max;
+	}
+	o = &list->obj[list->n];
+	if ((o->name = strdup(name)) == NULL)
+	{
+		list->complete = 0;
 		return 1;
-	o = &list->obj[list->n++];
-	o->name = info->dlpi_name;
+	}
+	o->addr = info->dlpi_addr;
+	o->phdr = info->dlpi_phdr;
+	o->phnum = info->dlpi_phnum;
 	load_range(info, &o->start, &o->end);
+	list->n++;
 	return 0;
+}
+
+int
+objects_collect(object_list *list, const object_list *before)
+{
+	memset(list, 0, sizeof(*list));
+	list->complete = 1;
+	list->before = before;
+	dl_iterate_phdr(collect_object, list);
+	return list->complete;
+}
+
+void
+objects_free(object_list *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		free(list->obj[i].name);
+	free(list->obj);
+	list->obj = NULL;
+	list->n = list->max = 0;
 }
 
 static int
@@ -231,7 +268,7 @@ defined_by(const loaded_object *o, const char *name)
 	void	   *h,
 			   *sym = NULL;
 
-	if (o->name == NULL || o->name[0] == '\0')
+	if (o->name[0] == '\0')
 		return NULL;			/* the main program: its scope is the global one */
 	h = dlopen(o->name, RTLD_NOLOAD | RTLD_LAZY);
 	if (h == NULL)
@@ -246,9 +283,9 @@ defined_by(const loaded_object *o, const char *name)
  * skipping pqtls itself.
  */
 static void *
-scan_after(const object_list *list, int from, const char *name)
+scan_after(const object_list *list, size_t from, const char *name)
 {
-	for (int i = from + 1; i < list->n; i++)
+	for (size_t i = from; i < list->n; i++)
 	{
 		void	   *sym;
 
@@ -270,22 +307,19 @@ scan_after(const object_list *list, int from, const char *name)
 void *
 resolve_next(const char *name, const void *caller)
 {
-	loaded_object objs[MAX_OBJECTS];
-	object_list list = {objs, 0, MAX_OBJECTS};
-	int			from = -1;
+	object_list list;
+	size_t		from = 0;
+	void	   *sym;
 
-	dl_iterate_phdr(collect_object, &list);
-	for (int i = 0; i < list.n; i++)
-	{
-		if (object_contains(&objs[i], caller))
-		{
-			from = i;
-			break;
-		}
-	}
-	if (from < 0)
-		return real_dlsym(RTLD_NEXT, name);
-	return scan_after(&list, from, name);
+	objects_collect(&list, NULL);
+	while (from < list.n && !object_contains(&list.obj[from], caller))
+		from++;
+	if (from == list.n)
+		sym = real_dlsym(RTLD_NEXT, name);
+	else
+		sym = scan_after(&list, from + 1, name);
+	objects_free(&list);
+	return sym;
 }
 
 /* ---- libpq copies --------------------------------------------------------- */
@@ -426,11 +460,13 @@ libpq_in_caller_scope(const Dl_info *caller)
 static void *
 libpq_anywhere(void)
 {
-	loaded_object objs[MAX_OBJECTS];
-	object_list list = {objs, 0, MAX_OBJECTS};
+	object_list list;
+	void	   *sym;
 
-	dl_iterate_phdr(collect_object, &list);
-	return scan_after(&list, -1, "PQconnectStart");
+	objects_collect(&list, NULL);
+	sym = scan_after(&list, 0, "PQconnectStart");
+	objects_free(&list);
+	return sym;
 }
 
 static pq_api *
