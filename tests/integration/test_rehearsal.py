@@ -8,8 +8,9 @@ intermediate. Both certificates name the cluster endpoint with a wildcard SAN.
 
 Every client configuration (six sslmodes x eight root file options x a host name that
 matches and one that does not, all with hostaddr=127.0.0.1; plus a sample set through
-PGSSLMODE/PGSSLROOTCERT and a service file) runs with the server on the OLD certificate
-(phase 1), then again after the server rotates to the NEW chain (phase 2), each time:
+PGSSLMODE/PGSSLROOTCERT and a service file; under libpq 17 and later, 45 more with
+sslnegotiation=direct) runs with the server on the OLD certificate (phase 1), then again
+after the server rotates to the NEW chain (phase 2), each time:
 
     plain      pqcall without pqtls                          (reality)
     observe    pqcall under pqtls, PQTLS_MODE=observe
@@ -172,27 +173,40 @@ class Config:
     source    where sslmode and sslrootcert are set: "conninfo", "env" (PGSSLMODE,
               PGSSLROOTCERT), "service" (service=... in the conninfo, PGSERVICEFILE) or
               "pgservice" (PGSERVICE and PGSERVICEFILE)
+    negotiation  sslnegotiation, set where sslmode is ("direct": TLS from the first byte,
+              libpq 17 and later against a server of 17 or later); None: not set
     """
     sslmode: Optional[str]
     root: str
     host: str
     source: str = "conninfo"
+    negotiation: Optional[str] = None
 
     @property
     def name(self):
-        return "%s/sslmode=%s/root=%s/host=%s" % (self.source, self.sslmode or "(unset)",
-                                                  self.root, self.host)
+        return "%s/sslmode=%s/root=%s/host=%s%s" % (
+            self.source, self.sslmode or "(unset)", self.root, self.host,
+            "/sslnegotiation=" + self.negotiation if self.negotiation else "")
 
     @property
     def service_name(self):
-        return "rds-%s-%s-%s" % (self.sslmode or "default", self.root,
-                                 "match" if self.host == HOST_MATCH else "other")
+        return "rds-%s-%s-%s%s" % (self.sslmode or "default", self.root,
+                                   "match" if self.host == HOST_MATCH else "other",
+                                   "-" + self.negotiation if self.negotiation else "")
+
+    @property
+    def min_libpq(self):
+        """The oldest libpq that knows every setting of this configuration."""
+        return 17 if self.negotiation else 13
 
     def settings(self, pki):
-        """sslmode and sslrootcert as this configuration sets them (wherever)."""
+        """sslmode, sslnegotiation and sslrootcert as this configuration sets them
+        (wherever)."""
         s = {}
         if self.sslmode is not None:
             s["sslmode"] = self.sslmode
+        if self.negotiation is not None:
+            s["sslnegotiation"] = self.negotiation
         if self.root in ROOT_FILES:
             s["sslrootcert"] = pki.files[self.root]
         return s
@@ -215,7 +229,8 @@ class Config:
     def env(self, pki):
         """The environment this configuration needs (beyond HOME)."""
         if self.source == "env":
-            names = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT"}
+            names = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
+                     "sslnegotiation": "PGSSLNEGOTIATION"}
             return {names[k]: v for k, v in self.settings(pki).items()}
         if self.source == "service":
             return {"PGSERVICEFILE": pki.service_file}
@@ -238,6 +253,14 @@ CONFIGS = [Config(mode, root, host) for mode in SSLMODES for root in ROOTS
     # through a service file (service=... in the conninfo, or PGSERVICE)
     Config("verify-full", "both", M, "service"), Config("prefer", "old", M, "service"),
     Config("require", "missing", M, "service"), Config("verify-ca", "old", M, "pgservice"),
+] + [
+    # direct TLS (libpq 17+, against the server of the same major): every sslmode, the
+    # weak ones being refused by libpq, with the root files that decide a verdict
+    Config(mode, root, host, negotiation="direct") for mode in SSLMODES
+    for root in ("old", "new", "both", "home-old", "none") for host in (M, O)
+    if host == M or root in ("both", "new")] + [
+    Config("verify-full", "both", M, "env", "direct"), Config("require", "old", M, "env", "direct"),
+    Config("verify-ca", "new", M, "service", "direct"),
 ]
 
 
@@ -300,16 +323,18 @@ def run_phase(pg, pki, configs, client):
 
 
 def configs_for(major):
-    """(configurations, how they were chosen) for one libpq major."""
+    """(configurations, how they were chosen) for one libpq major: those whose settings
+    it knows, all of them or a sample."""
+    known = [c for c in CONFIGS if c.min_libpq <= major]
     full = (major == embedded.SYSTEM_MAJOR or embedded.all_versions_selected()
             or os.environ.get("PQTLS_REHEARSAL_FULL") == "1")
     if full:
-        return CONFIGS, "all configurations"
-    picked = [c for c in CONFIGS
+        return known, "all configurations"
+    picked = [c for c in known
               if int(hashlib.sha256(("%d %s" % (major, c.name)).encode()).hexdigest(), 16)
               % SAMPLE_EVERY == 0]
     return picked, ("a sample of %d of %d configurations (all: make test-matrix or "
-                    "PQTLS_REHEARSAL_FULL=1)" % (len(picked), len(CONFIGS)))
+                    "PQTLS_REHEARSAL_FULL=1)" % (len(picked), len(known)))
 
 
 def pqcall_outcome(r):
@@ -460,7 +485,7 @@ def rotation_checks(before, after, configs):
     return checks
 
 
-def report(checks, seconds, client, configs, chosen):
+def report(checks, seconds, client, configs, chosen, server_version):
     bad = [ch for ch in checks if not ch.ok]
     kinds = {}
     for ch in checks:
@@ -468,8 +493,8 @@ def report(checks, seconds, client, configs, chosen):
         n[0] += ch.ok
         n[1] += 1
     lines = ["rotation rehearsal, libpq %d: %d/%d predictions agree (%d configurations: "
-             "%s; %.1fs)" % (client.major, len(checks) - len(bad), len(checks), len(configs),
-                             chosen, seconds)]
+             "%s; server %s; %.1fs)" % (client.major, len(checks) - len(bad), len(checks),
+                                        len(configs), chosen, server_version, seconds)]
     lines += ["    %4d/%-4d %s" % (ok, n, what) for what, (ok, n) in kinds.items()]
     if bad:
         lines.append("disagreements (%d):" % len(bad))
@@ -479,20 +504,26 @@ def report(checks, seconds, client, configs, chosen):
 
 # ----------------------------------------------------------------------------- the tests
 
-def test_rotation_rehearsal(pg, pki, lib, libpq, libpqs, capsys):
+def test_rotation_rehearsal(pki, lib, libpq, libpqs, capsys):
+    """The rehearsal under one libpq, against a server of the same major (Debian's
+    for 15, the embedded package's otherwise: 17 and 18 speak direct TLS)."""
     client = Client(libpq, libpqs.helper(libpq, "pqcall"))
     configs, chosen = configs_for(libpq)
+    server = libpqs.server(libpq)
     t0 = time.monotonic()
-    pg.set_server_cert(pki.old_server)
-    before = run_phase(pg, pki, configs, client)
-    checks = phase_checks(1, before, configs, pki, client)
+    try:
+        server.set_server_cert(pki.old_server)
+        before = run_phase(server, pki, configs, client)
+        checks = phase_checks(1, before, configs, pki, client)
 
-    pg.set_server_cert(pki.new_chain, key=pki.new_server.key)      # the rotation
-    after = run_phase(pg, pki, configs, client)
-    checks += phase_checks(2, after, configs, pki, client)
-    checks += rotation_checks(before, after, configs)
+        server.set_server_cert(pki.new_chain, key=pki.new_server.key)      # the rotation
+        after = run_phase(server, pki, configs, client)
+        checks += phase_checks(2, after, configs, pki, client)
+        checks += rotation_checks(before, after, configs)
+    finally:
+        server.restore_server_cert()
 
-    text = report(checks, time.monotonic() - t0, client, configs, chosen)
+    text = report(checks, time.monotonic() - t0, client, configs, chosen, server.version)
     with capsys.disabled():
         sys.stdout.write("\n" + text + "\n")
     bad = [ch for ch in checks if not ch.ok]
