@@ -28,8 +28,11 @@ $CC -O2 -g -Wall -Wextra -Werror -I"$PG_INCLUDE" -o "$BUILD/bench/lockstep" \
 # Runs a program and writes its wall, CPU time and max RSS (wait4) to a file.
 $CC -O2 -Wall -Wextra -Werror -o "$BUILD/bench/runstat" bench/runstat.c
 
-# An empty shared object: what the loader charges for any LD_PRELOAD (/bin/true).
+# An empty shared object: what the loader charges for any LD_PRELOAD (/bin/true),
+# built the default way and linked as libpqtls.so is (no start files: src/lib/dso.c).
 echo 'int pqtls_bench_empty;' | $CC -x c - -shared -fPIC -o "$BUILD/bench/empty.so"
+echo 'int pqtls_bench_empty;' | $CC -x c - -shared -fPIC -nostartfiles -Wl,-z,nodelete \
+    -o "$BUILD/bench/empty-nostart.so"
 
 # Where the library is linked with -Wl,-z,now: the same objects linked lazily, to
 # show what binding every imported function at load costs /bin/true.
