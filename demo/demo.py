@@ -156,6 +156,12 @@ class Demo:
         logs = sorted(os.path.join(self.logs, f) for f in os.listdir(self.logs))
         r = run([PQTLS, "report"] + logs, self.env(NO_COLOR="1"))
         print("   %s(pqtls report exited %d)%s" % (DIM, r.returncode, RESET))
+        keep = os.environ.get("PQTLS_DEMO_RECORDS")
+        if keep:
+            # The dry-run records, kept for `pqtls report --format html` (doc/report.png).
+            os.makedirs(keep, exist_ok=True)
+            for p in logs:
+                shutil.copy(p, keep)
 
         step(6, "The rotation happens: the server now presents the new chain",
              "SELECT pg_reload_conf() with the new certificate and its subordinate CA.\n"

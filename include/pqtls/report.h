@@ -95,6 +95,8 @@ typedef enum report_format
 	REPORT_JSON,
 	REPORT_CSV,
 	REPORT_SUMMARY,
+	REPORT_HTML,
+	REPORT_PROMETHEUS,
 } report_format;
 
 typedef struct report report;

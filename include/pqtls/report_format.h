@@ -42,5 +42,7 @@ extern const report_formatter report_format_table;
 extern const report_formatter report_format_json;
 extern const report_formatter report_format_csv;
 extern const report_formatter report_format_summary;
+extern const report_formatter report_format_html;
+extern const report_formatter report_format_prometheus;
 
 #endif

@@ -75,6 +75,27 @@ enum report_status
 	ST_OBSERVED,				/* no verdict in any record */
 };
 
+/*
+ * One record's verdict, each record in exactly one (the counts of a group add
+ * up to its count): breaks (after_rotation "breaks" or dry_run.result "fail",
+ * as "would break" in report.h), else its after_rotation (downgrades, ready,
+ * unaffected), else passes (dry_run.result "pass" and no after_rotation),
+ * else unjudged (observe without PQTLS_NEW_CA).  The html and prometheus
+ * formats count by these.
+ */
+enum report_verdict
+{
+	V_BREAKS,
+	V_DOWNGRADES,
+	V_READY,
+	V_UNAFFECTED,
+	V_PASSES,
+	V_UNJUDGED,
+	V_KINDS
+};
+
+extern const char *const report_verdict_names[V_KINDS];	/* "breaks"... */
+
 #define REPORT_N_MODES 3
 #define REPORT_N_PROTOCOLS 5
 
@@ -122,6 +143,8 @@ typedef struct report_group
 	int			rot_worst;		/* enum report_rotation */
 	long		rot[ROT_KINDS];
 	char	   *rot_detail;
+
+	long		verdicts[V_KINDS];	/* records of each enum report_verdict */
 
 	int			status;			/* enum report_status, set by report_table_sorted() */
 } report_group;

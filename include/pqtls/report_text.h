@@ -26,6 +26,12 @@ size_t		report_text_width(const char *s);
 /* Append s with control characters (C0, DEL, C1 as UTF-8) shown as '?'. */
 void		report_put_safe(pqtls_buf *b, const char *s);
 
+/*
+ * Append s for HTML text or a quoted attribute value: & < > " ' as
+ * character references, control characters as '?' (as report_put_safe).
+ */
+void		report_put_html(pqtls_buf *b, const char *s);
+
 /* The buffer's text, handed over (b is empty again); "" when nothing was added. */
 char	   *report_buf_take(pqtls_buf *b);
 

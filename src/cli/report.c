@@ -26,6 +26,7 @@ static const report_formatter *const formats[] = {
 	&report_format_json,
 	&report_format_csv,
 	&report_format_summary,
+	&report_format_html,
 };
 
 #define N_FORMATS (sizeof(formats) / sizeof(formats[0]))

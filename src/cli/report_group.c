@@ -27,6 +27,7 @@ typedef struct report_entry
 } report_entry;
 
 const char *const report_rotation_names[ROT_KINDS] = {"unaffected", "ready", "downgrades", "breaks"};
+const char *const report_verdict_names[V_KINDS] = {"breaks", "downgrades", "ready", "unaffected", "passes", "unjudged"};
 const char *const report_status_names[] = {"breaks", "downgrades", "ok", "observed"};
 const char *const report_mode_names[REPORT_N_MODES] = {"observe", "dry-run", "enforce"};
 const char *const report_protocol_names[REPORT_N_PROTOCOLS] = {"SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};

@@ -93,6 +93,11 @@ json_group(json_writer *w, const report_group *g)
 			json_kv_int(w, report_rotation_names[k], g->rot[k]);
 		json_end_object(w);
 	}
+	json_key(w, "verdicts");
+	json_begin_object(w);
+	for (int k = 0; k < V_KINDS; k++)
+		json_kv_int(w, report_verdict_names[k], g->verdicts[k]);
+	json_end_object(w);
 	json_end_object(w);
 }
 

@@ -200,6 +200,24 @@ dry_rank_of(slice result, slice reason)
 }
 
 
+/* The one verdict of a record (enum report_verdict in report_group.h). */
+static int
+record_verdict(int rot, int dry)
+{
+	if (rot == ROT_BREAKS || dry >= DRY_FAIL_INCONCLUSIVE)
+		return V_BREAKS;
+	switch (rot)
+	{
+		case ROT_DOWNGRADES:
+			return V_DOWNGRADES;
+		case ROT_READY:
+			return V_READY;
+		case ROT_UNAFFECTED:
+			return V_UNAFFECTED;
+	}
+	return dry == DRY_PASS ? V_PASSES : V_UNJUDGED;
+}
+
 /* The value token of each member the report reads (-1: absent). */
 static void
 find_members(const jsr_doc *d, int tok[F_COUNT])
@@ -387,6 +405,7 @@ fold_verdicts(report_reader *r, const int *tok, report_group *g)
 			report_keep_text(&g->rot_detail, str_of(r, tok[F_AFTER_ROTATION_DETAIL]));
 		}
 	}
+	g->verdicts[record_verdict(rot, dry)]++;
 	return rot == ROT_BREAKS || dry >= DRY_FAIL_INCONCLUSIVE;
 }
 

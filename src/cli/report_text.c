@@ -41,6 +41,43 @@ report_put_safe(pqtls_buf *b, const char *s)
 	}
 }
 
+void
+report_put_html(pqtls_buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+
+	for (; *p; p++)
+	{
+		switch (*p)
+		{
+			case '&':
+				buf_puts(b, "&amp;");
+				continue;
+			case '<':
+				buf_puts(b, "&lt;");
+				continue;
+			case '>':
+				buf_puts(b, "&gt;");
+				continue;
+			case '"':
+				buf_puts(b, "&quot;");
+				continue;
+			case '\'':
+				buf_puts(b, "&#39;");
+				continue;
+		}
+		if (*p < 0x20 || *p == 0x7F)
+			buf_putc(b, '?');
+		else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
+		{
+			buf_putc(b, '?');
+			p++;
+		}
+		else
+			buf_putc(b, (char) *p);
+	}
+}
+
 char *
 report_buf_take(pqtls_buf *b)
 {
