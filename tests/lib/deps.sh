@@ -39,6 +39,8 @@ gdb
 clang
 libclang-rt-14-dev    ^libclang-rt-[0-9]+-dev$
 default-jdk-headless
+chromium
+prometheus
 '
 
 installed_packages() {
