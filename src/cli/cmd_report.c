@@ -1,5 +1,5 @@
 /*
- * cmd_report.c: `pqtls report [--format table|json|csv|html] [FILE...|-]`
+ * cmd_report.c: `pqtls report [--format table|json|csv|html|prometheus] [FILE...|-]`
  * (SPEC, "The command line"; the grouping itself is report.c).
  *
  * Exit status: 2 when an input could not be read (the report of the others
@@ -16,7 +16,7 @@
 #include "pqtls/report.h"
 
 static const char usage[] =
-	"usage: pqtls report [--format table|json|csv|html] [FILE...|-]\n"
+	"usage: pqtls report [--format table|json|csv|html|prometheus] [FILE...|-]\n"
 	"\n"
 	"Group pqtls records by program, endpoint, user and TLS settings, with counts\n"
 	"and the worst verdict of each group; the groups that would break come first.\n"
@@ -31,7 +31,8 @@ static const char usage[] =
 	"                 standard output is a terminal, NO_COLOR is unset and TERM\n"
 	"                 is not \"dumb\"), json (one document), csv (RFC 4180),\n"
 	"                 html (one self-contained page: counts as bars, what to\n"
-	"                 change first, every group with filters)\n"
+	"                 change first, every group with filters), prometheus (the\n"
+	"                 text format, for node_exporter's textfile collector)\n"
 	"  --help         this text\n"
 	"  --version      the version of pqtls\n"
 	"\n"
@@ -98,7 +99,7 @@ cmd_report(int argc, char **argv)
 			if (i + 1 >= argc)
 			{
 				free(files);
-				return cli_usage_error("report", "%s needs a value: table, json, csv or html", a);
+				return cli_usage_error("report", "%s needs a value: table, json, csv, html or prometheus", a);
 			}
 			value = argv[++i];
 		}
@@ -112,7 +113,7 @@ cmd_report(int argc, char **argv)
 		if (report_format_by_name(value, &fmt) != 0)
 		{
 			free(files);
-			return cli_usage_error("report", "unknown format '%s': table, json, csv or html", value);
+			return cli_usage_error("report", "unknown format '%s': table, json, csv, html or prometheus", value);
 		}
 	}
 	if (nfiles == 0)

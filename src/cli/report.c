@@ -27,6 +27,7 @@ static const report_formatter *const formats[] = {
 	&report_format_csv,
 	&report_format_summary,
 	&report_format_html,
+	&report_format_prometheus,
 };
 
 #define N_FORMATS (sizeof(formats) / sizeof(formats[0]))
