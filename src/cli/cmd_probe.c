@@ -14,13 +14,12 @@
 #include <libpq-fe.h>
 
 #include "pqtls/bundle.h"
+#include "pqtls/certfacts.h"
 #include "pqtls/cli.h"
 #include "pqtls/judge.h"
 #include "pqtls/ossl.h"
 #include "pqtls/probe.h"
 #include "pqtls/settings.h"
-#include "pqtls/sha256.h"
-#include "pqtls/x509.h"
 
 static const char usage[] =
 	"usage: pqtls probe [--bundle FILE] [--timeout MS] CONNINFO\n"
@@ -130,26 +129,21 @@ print_chain(const probe_result *pr)
 		   pr->chain.n == 1 ? "" : "s");
 	for (int i = 0; i < pr->chain.n; i++)
 	{
-		x509_cert  *c = malloc(sizeof(*c));
-		char		hex[2 * SHA256_LEN + 1],
-					from[21],
-					to[21];
+		cert_facts *c = cert_facts_read(pr->chain.cert[i].der, (size_t) pr->chain.cert[i].len);
+		char		hex[CERT_SHA256_HEX];
 
-		sha256_hex(pr->chain.cert[i].der, pr->chain.cert[i].len, hex);
-		if (c != NULL && x509_parse(pr->chain.cert[i].der, pr->chain.cert[i].len, c) == 0)
+		cert_sha256_hex(pr->chain.cert[i].der, (size_t) pr->chain.cert[i].len, hex);
+		if (c != NULL)
 		{
-			x509_format_time(c->not_before, from);
-			x509_format_time(c->not_after, to);
 			printf("  %d subject: %s\n", i, c->subject);
 			printf("    issuer:  %s\n", c->issuer);
-			printf("    valid:   %s to %s\n", from, to);
+			printf("    valid:   %s to %s\n", c->not_before_text, c->not_after_text);
 			printf("    key:     %s\n", c->key_desc);
-			x509_free(c);
+			cert_facts_free(c);
 		}
 		else
 			printf("  %d (a certificate pqtls cannot read)\n", i);
 		printf("    sha256:  %s\n", hex);
-		free(c);
 	}
 }
 
