@@ -74,7 +74,7 @@ $(CLI): $(CLI_OBJ)
 	$(CC) $(SAN) -o $@ $^ -lpq -lssl -lcrypto
 
 # Unit tests link the common modules directly (no preload involved).
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -DPQTLS_TEST_FIXTURES='"$(CURDIR)/tests/fixtures/rds"' -o $@ $< $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC)) -lssl -lcrypto
 

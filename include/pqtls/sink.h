@@ -4,9 +4,11 @@
  * seconds) and %%.
  *
  * One record is one write(2) of one whole line. Files are opened
- * O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC|O_NOFOLLOW with mode 0600, at the first
- * record (never at load), and reopened lazily in a child after fork, so that
- * with %p the child writes to a file of its own.
+ * O_WRONLY|O_APPEND|O_CLOEXEC|O_NOFOLLOW (created O_EXCL with mode 0600), at
+ * the first record (never at load), and reopened lazily in a child after
+ * fork, so that with %p the child writes to a file of its own.  A file not
+ * owned by the effective user, or writable by group or others, is refused
+ * (sink_open.c).
  * An unusable destination gives one message naming PQTLS_LOG and falls back to
  * stderr, so no record is lost.  Thread safe and fork safe.
  */

@@ -1,6 +1,6 @@
 /*
  * sink_parts.h: what the files of the record sink share among themselves
- * (sink.c, sink_syslog.c).  Not for other modules: they use sink.h.
+ * (sink.c, sink_open.c, sink_syslog.c, sink_journal.c).  Not for other modules: they use sink.h.
  */
 #ifndef PQTLS_SINK_PARTS_H
 #define PQTLS_SINK_PARTS_H
@@ -44,6 +44,31 @@ int			sink_adopt_fd(int fd);
 
 /* Switch to stderr for good; called with sink_lock held. */
 void		sink_fail_over(void);
+
+/* Is a log file ours alone (sink_open.c)? */
+typedef enum sink_owner_verdict
+{
+	SINK_OWNER_OK,
+	SINK_OWNER_OTHER_USER,		/* not owned by the effective user */
+	SINK_OWNER_SHARED_WRITE,	/* writable by group or others */
+} sink_owner_verdict;
+
+struct stat;
+
+/* The rule itself, on what fstat() said (character devices pass). */
+sink_owner_verdict sink_owner_check(const struct stat *st, uid_t euid);
+
+/*
+ * Open (or create, 0600) a log file for appending, never through a symbolic
+ * link, and check its owner and mode on the open descriptor.  Returns the
+ * descriptor with *st filled, or -1 with errno set; a file that fails the
+ * rule gives -1, errno EPERM and *why other than SINK_OWNER_OK.
+ */
+int			sink_open_log(const char *path, struct stat *st, sink_owner_verdict *why);
+
+/* The one message for a refused log file. */
+void		sink_say_refused(const char *path, const struct stat *st,
+							 sink_owner_verdict why);
 
 /* One record to syslog (sink_syslog.c). */
 void		sink_syslog_write(const char *line, size_t len);

@@ -13,8 +13,9 @@
  * stderr, after one message that says why: nothing is lost.
  *
  * This file: the destination chosen once, the writes, the descriptor we own
- * and log files.  sink_syslog.c talks to /dev/log, sink_template.c expands
- * path templates (%p %e %h %t).
+ * and log files.  sink_open.c opens a log file and refuses one that is not
+ * ours alone, sink_syslog.c talks to /dev/log, sink_template.c expands path
+ * templates (%p %e %h %t).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -224,25 +225,18 @@ sink_fail_over(void)
 
 /* ---- files ---- */
 
+/*
+ * The log file, opened by sink_open_log() (sink_open.c: no symbolic link,
+ * ours alone), as sink_out.  On failure *refused tells whether the file
+ * broke the ownership rule (and st says how).
+ */
 static int
-open_log_file(const char *path)
+open_log_file(const char *path, struct stat *st, sink_owner_verdict *why)
 {
-	int			fd;
-	int			flags;
+	int			fd = sink_open_log(path, st, why);
 
-	/*
-	 * O_NOFOLLOW: never through a symlink at the last component (a planted
-	 * link must not make us append to someone else's file).  O_NONBLOCK only
-	 * for the open, so that a FIFO without a reader fails instead of hanging
-	 * the program at its first connection.
-	 */
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-			  O_NOCTTY | O_NONBLOCK, 0600);
 	if (fd < 0)
 		return -1;
-	flags = fcntl(fd, F_GETFL);
-	if (flags >= 0)
-		(void) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 	return sink_adopt_fd(fd);
 }
 
@@ -280,12 +274,13 @@ static int
 replace_deleted_file(void)
 {
 	struct stat st;
-	int			fd = open(sink_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-						  O_NOCTTY | O_NONBLOCK, 0600);
+	sink_owner_verdict why;
+	int			fd = sink_open_log(sink_path, &st, &why);
 
+	/* a refused file is named by the full open that follows */
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) != 0 || dup3(fd, sink_out.fd, O_CLOEXEC) < 0)
+	if (dup3(fd, sink_out.fd, O_CLOEXEC) < 0)
 	{
 		close(fd);
 		return -1;
@@ -304,6 +299,8 @@ static int
 file_fd_locked(void)
 {
 	char		path[PATH_MAX];
+	struct stat st;
+	sink_owner_verdict why;
 
 	if (sink_out.fd >= 0 && sink_out.pid == getpid() && sink_fd_is_ours(&sink_out))
 	{
@@ -325,9 +322,12 @@ file_fd_locked(void)
 		sink_fail_over();
 		return -1;
 	}
-	if (open_log_file(path) < 0)
+	if (open_log_file(path, &st, &why) < 0)
 	{
-		say_open_failed(path, errno);
+		if (why != SINK_OWNER_OK)
+			sink_say_refused(path, &st, why);
+		else
+			say_open_failed(path, errno);
 		sink_fail_over();
 		return -1;
 	}
