@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """gen_records.py: realistic pqtls records (SPEC, "The record") for the report benchmark.
 
-    gen_records.py N OUT [--groups G] [--seed S]
+    gen_records.py N OUT [--groups G] [--seed S] [--hosts H]
 
 Writes N JSON Lines records to OUT ("-": standard output), the way a fleet's
 interposers would have written them during a rotation rehearsal:
@@ -17,6 +17,12 @@ interposers would have written them during a rotation rehearsal:
   (mostly ok, some failed, a few abandoned, with libpq's message), TLS with
   the server's certificate, the dry-run verdict (pass, or untrusted-ca,
   hostname-mismatch...) and after_rotation, as the settings imply.
+
+With --hosts H the records come from a fleet of H machines, gathered by a
+central syslog (rsyslog's forwarding format): each line starts with
+"Mmm dd hh:mm:ss HOST pqtls[PID]: " before the record, each machine has pids
+of its own, and every machine runs every kind of connection (the groups are
+the same G: what a group is does not depend on the machine).
 
 The output is the same for the same arguments (seeded). About 1 KB a record.
 """
@@ -155,6 +161,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--groups", type=int, default=300)
     ap.add_argument("--seed", type=int, default=6)
+    ap.add_argument("--hosts", type=int, default=0)
     args = ap.parse_args()
     rng = random.Random(args.seed)
     tpls, pid = [], 20000
@@ -170,6 +177,8 @@ def main():
     fail_err = ('connection to server at "%s", port %s failed: SSL error: certificate verify '
                 'failed')
     lines = []
+    hosts = ["db-client-%04d.prod.example.com" % h for h in range(args.hosts)]
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
     for i in range(args.n):
         t = tpls[order[i % len(order)] if i % 7 else rng.randrange(len(tpls))]
         ms = i * 37
@@ -183,9 +192,16 @@ def main():
             error = json.dumps(fail_err % (t["host"], t["port"]))
         else:
             outcome, error, tls = "abandoned", "null", "null"
-        lines.append('{"ts":"%s","pid":%d,%s,%s,"outcome":"%s","error":%s,"tls":%s,%s}\n'
-                     % (ts, t["pids"][i % len(t["pids"])], t["head"], t["body"], outcome, error,
-                        tls, t["tail"]))
+        pid = t["pids"][i % len(t["pids"])]
+        prefix = ""
+        if hosts:
+            # the machine: its own pids (a 4,000,000 wide slice of pid space each)
+            h = (i * 2654435761 >> 7) % len(hosts)
+            pid = 100 + (pid + h * 3989) % 4000000
+            prefix = "%s %2d %s %s pqtls[%d]: " % (months[int(ts[5:7]) - 1], int(ts[8:10]),
+                                                   ts[11:19], hosts[h], pid)
+        lines.append('%s{"ts":"%s","pid":%d,%s,%s,"outcome":"%s","error":%s,"tls":%s,%s}\n'
+                     % (prefix, ts, pid, t["head"], t["body"], outcome, error, tls, t["tail"]))
         if len(lines) >= 4096:
             out.write("".join(lines))
             lines = []

@@ -1,5 +1,5 @@
 /*
- * sink.h: where records go (PQTLS_LOG): "stderr", "syslog", or a path template
+ * sink.h: where records go (PQTLS_LOG): "stderr", "syslog", "journal", or a path template
  * with %p (pid), %e (program name), %h (host name), %t (process start, Unix
  * seconds) and %%.
  *
@@ -34,5 +34,27 @@ int			sink_expand_template(const char *tmpl, char *out, size_t outsz);
 int			sink_syslog_header(char *out, size_t outsz, time_t when, long pid);
 int			sink_format_syslog(char *out, size_t outsz, const char *line,
 							   size_t len, time_t when, long pid);
+
+/*
+ * The journald entry sent for PQTLS_LOG=journal (sink_journal.c; exposed for
+ * the unit tests), in journald's native protocol: MESSAGE (the record),
+ * SYSLOG_IDENTIFIER=pqtls, each field of the record as PQTLS_<NAME> (nested
+ * objects flattened: PQTLS_TLS_PEER_SUBJECT; an array as the same field once
+ * per element; null left out), and PRIORITY (4 when the record says the
+ * connection breaks or downgrades after the rotation or fails the dry run,
+ * else 6).  Values with a newline take the length-prefixed form.
+ * Returns 0, or -1 when out of memory.  b starts as {0}; free it with
+ * sink_jbuf_free().
+ */
+typedef struct sink_jbuf
+{
+	char	   *p;
+	size_t		len;
+	size_t		cap;
+	int			failed;
+} sink_jbuf;
+
+int			sink_format_journal(sink_jbuf *b, const char *line, size_t len);
+void		sink_jbuf_free(sink_jbuf *b);
 
 #endif

@@ -70,7 +70,18 @@ int			sink_open_log(const char *path, struct stat *st, sink_owner_verdict *why);
 void		sink_say_refused(const char *path, const struct stat *st,
 							 sink_owner_verdict why);
 
+/*
+ * Our datagram socket connected to path (sink_syslog.c), connecting it the
+ * first time or again when reconnect is set (the daemon restarted); -1 after
+ * one message naming PQTLS_LOG=log, and stderr from then on.  Called with
+ * sink_lock held.
+ */
+int			sink_dgram_fd_locked(const char *path, const char *log, bool reconnect);
+
 /* One record to syslog (sink_syslog.c). */
 void		sink_syslog_write(const char *line, size_t len);
+
+/* One record to journald (sink_journal.c). */
+void		sink_journal_write(const char *line, size_t len);
 
 #endif

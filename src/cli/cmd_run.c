@@ -44,7 +44,7 @@ static const char usage[] =
 	"  --mode M        observe (default), dry-run or enforce (PQTLS_MODE)\n"
 	"  --bundle FILE   the CA bundle clients should trust after the rotation\n"
 	"  --new-ca FILE   the CA certificate(s) servers will chain to after the rotation\n"
-	"  --log TEMPLATE  where records go: stderr, syslog or a path with %p %e %h %t\n"
+	"  --log TEMPLATE  where records go: stderr, syslog, journal or a path with %p %e %h %t\n"
 	"                  (default: a private directory removed after the summary)\n"
 	"  --quiet         no summary\n";
 
@@ -374,7 +374,8 @@ cmd_run(int argc, char **argv)
 	if (status < 0)
 		status = 127 << 8;
 
-	if (own_dir || (!o.quiet && strcmp(o.log, "stderr") != 0 && strcmp(o.log, "syslog") != 0))
+	if (own_dir || (!o.quiet && strcmp(o.log, "stderr") != 0 &&
+						 strcmp(o.log, "syslog") != 0 && strcmp(o.log, "journal") != 0))
 	{
 		report	   *r = report_new();
 

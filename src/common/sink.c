@@ -14,8 +14,8 @@
  *
  * This file: the destination chosen once, the writes, the descriptor we own
  * and log files.  sink_open.c opens a log file and refuses one that is not
- * ours alone, sink_syslog.c talks to /dev/log, sink_template.c expands path
- * templates (%p %e %h %t).
+ * ours alone, sink_syslog.c talks to /dev/log, sink_journal.c to journald,
+ * sink_template.c expands path templates (%p %e %h %t).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -44,6 +44,7 @@ enum sink_kind
 {
 	SINK_STDERR,
 	SINK_SYSLOG,
+	SINK_JOURNAL,
 	SINK_FILE,
 };
 
@@ -83,6 +84,8 @@ sink_init(void)
 		sink_kind = SINK_STDERR;
 	else if (strcmp(log, "syslog") == 0)
 		sink_kind = SINK_SYSLOG;
+	else if (strcmp(log, "journal") == 0)
+		sink_kind = SINK_JOURNAL;
 	else
 		sink_kind = SINK_FILE;
 	if (sink_kind != SINK_STDERR)
@@ -383,6 +386,8 @@ sink_write(const char *line, size_t len)
 		sink_to_stderr(line, len);
 	else if (sink_kind == SINK_SYSLOG)
 		sink_syslog_write(line, len);
+	else if (sink_kind == SINK_JOURNAL)
+		sink_journal_write(line, len);
 	else
 		file_write(line, len);
 }

@@ -63,10 +63,10 @@ sink_format_syslog(char *out, size_t outsz, const char *line, size_t len,
 /*
  * We talk to /dev/log ourselves rather than through openlog()/syslog():
  * those keep one process-wide ident and connection, which belong to the
- * program.
+ * program.  The same datagram connection serves journald (sink_journal.c).
  */
 static int
-syslog_socket(void)
+dgram_socket(const char *path)
 {
 	struct sockaddr_un sa;
 	int			fd;
@@ -76,7 +76,7 @@ syslog_socket(void)
 		return -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, SYSLOG_SOCKET, sizeof(SYSLOG_SOCKET));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0)
 	{
 		int			save = errno;
@@ -89,15 +89,15 @@ syslog_socket(void)
 }
 
 /*
- * Connect, or reconnect after the syslog daemon restarted.  A reconnection
- * puts the new socket on the old number with dup3(), atomically: another
- * thread may be sending on that number right now, and it must never name
- * anything but our socket.
+ * Connect, or reconnect after the daemon restarted.  A reconnection puts the
+ * new socket on the old number with dup3(), atomically: another thread may
+ * be sending on that number right now, and it must never name anything but
+ * our socket.
  */
 static int
-syslog_connect(void)
+dgram_connect(const char *path)
 {
-	int			fd = syslog_socket();
+	int			fd = dgram_socket(path);
 	int			save;
 
 	if (fd < 0)
@@ -120,18 +120,17 @@ syslog_connect(void)
 	return sink_adopt_fd(fd);
 }
 
-/* Called with sink_lock held; -1 when records must go to stderr. */
-static int
-syslog_fd_locked(bool reconnect)
+int
+sink_dgram_fd_locked(const char *path, const char *log, bool reconnect)
 {
 	char		ebuf[128];
 
 	if (!reconnect && sink_fd_is_ours(&sink_out))
 		return sink_out.fd;
-	if (syslog_connect() < 0)
+	if (dgram_connect(path) < 0)
 	{
-		diag("PQTLS_LOG=syslog: cannot reach %s: %s; writing records to stderr",
-			 SYSLOG_SOCKET, strerror_r(errno, ebuf, sizeof(ebuf)));
+		diag("PQTLS_LOG=%s: cannot reach %s: %s; writing records to stderr",
+			 log, path, strerror_r(errno, ebuf, sizeof(ebuf)));
 		sink_fail_over();
 		return -1;
 	}
@@ -179,7 +178,8 @@ sink_syslog_write(const char *line, size_t len)
 	for (int attempt = 0; attempt < 2; attempt++)
 	{
 		pthread_mutex_lock(&sink_lock);
-		fd = atomic_load(&sink_failed) ? -1 : syslog_fd_locked(attempt > 0);
+		fd = atomic_load(&sink_failed) ? -1 :
+			sink_dgram_fd_locked(SYSLOG_SOCKET, "syslog", attempt > 0);
 		pthread_mutex_unlock(&sink_lock);
 		if (fd < 0)
 		{

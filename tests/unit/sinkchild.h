@@ -31,7 +31,7 @@ typedef struct child_result
 	int			status;
 } child_result;
 
-static void
+__attribute__((unused)) static void
 read_pipes(int outfd, int errfd, child_result *r)
 {
 	struct pollfd pfd[2] = {{outfd, POLLIN, 0}, {errfd, POLLIN, 0}};
@@ -73,7 +73,7 @@ read_pipes(int outfd, int errfd, child_result *r)
 	r->err[len[1]] = '\0';
 }
 
-static void
+__attribute__((unused)) static void
 run_child(void (*fn) (void), child_result *r)
 {
 	int			outp[2],
@@ -104,7 +104,7 @@ run_child(void (*fn) (void), child_result *r)
 	waitpid(pid, &r->status, 0);
 }
 
-static int
+__attribute__((unused)) static int
 count_lines(const char *s)
 {
 	int			n = 0;
@@ -114,7 +114,7 @@ count_lines(const char *s)
 	return n;
 }
 
-static int
+__attribute__((unused)) static int
 count_substr(const char *s, const char *sub)
 {
 	int			n = 0;
@@ -128,7 +128,7 @@ count_substr(const char *s, const char *sub)
 }
 
 /* A whole file into a malloc'ed string (NULL if it cannot be read). */
-static char *
+__attribute__((unused)) static char *
 slurp(const char *path)
 {
 	FILE	   *f = fopen(path, "r");
@@ -148,7 +148,7 @@ slurp(const char *path)
 	return buf;
 }
 
-static void
+__attribute__((unused)) static void
 spew(const char *path, const char *text)
 {
 	FILE	   *f = fopen(path, "w");
@@ -157,9 +157,9 @@ spew(const char *path, const char *text)
 	fclose(f);
 }
 
-static char tmpdir[64];
+__attribute__((unused)) static char tmpdir[64];
 
-static void
+__attribute__((unused)) static void
 make_tmpdir(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pqtls-sink-XXXXXX");
@@ -167,7 +167,7 @@ make_tmpdir(void)
 		abort();
 }
 
-static void
+__attribute__((unused)) static void
 remove_tmpdir(void)
 {
 	DIR		   *d = opendir(tmpdir);
@@ -187,14 +187,14 @@ remove_tmpdir(void)
 	rmdir(tmpdir);
 }
 
-static void
+__attribute__((unused)) static void
 tmp_path(char *out, size_t outsz, const char *name)
 {
 	if (snprintf(out, outsz, "%s/%s", tmpdir, name) >= (int) outsz)
 		abort();
 }
 
-static void
+__attribute__((unused)) static void
 write_str(const char *s)
 {
 	sink_write(s, strlen(s));
