@@ -24,6 +24,18 @@ typedef struct ossl
 	void	   *(*OPENSSL_sk_value) (const OPENSSL_STACK *st, int i);
 	void		(*CRYPTO_free) (void *p, const char *file, int line);
 
+	/*
+	 * The chain of a handshake that fails verification (capture.c). OpenSSL
+	 * 1.1.1 keeps no peer chain when the verify callback fails the handshake
+	 * (tls_process_server_certificate() returns before storing it; 3.0 stores it
+	 * first), so pqtls wraps libpq's verify callback for the handshake's duration.
+	 * All four exist under these names in 1.1.0 and later.
+	 */
+	int			(*SSL_get_verify_mode) (const SSL *s);
+	SSL_verify_cb (*SSL_get_verify_callback) (const SSL *s);
+	void		(*SSL_set_verify) (SSL *s, int mode, SSL_verify_cb cb);
+	STACK_OF(X509) *(*X509_STORE_CTX_get0_untrusted) (const X509_STORE_CTX *ctx);
+
 	/* Verifying a chain the way libpq's SSL context does. */
 	X509	   *(*d2i_X509) (X509 **x, const unsigned char **in, long len);
 	X509_STORE *(*X509_STORE_new) (void);

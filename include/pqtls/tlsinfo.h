@@ -30,6 +30,9 @@ void		peer_chain_copy(peer_chain *dst, const peer_chain *src);
 struct ossl;
 void		tlsinfo_copy_chain(peer_chain *c, const struct ossl *o, const void *ssl);
 
+/* Copy a STACK_OF(X509) (e.g. a verify context's untrusted chain) into c. */
+void		chain_copy_stack(peer_chain *c, const struct ossl *o, const void *stack);
+
 void		tlsinfo_free(tls_info *t);
 
 #endif

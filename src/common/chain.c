@@ -2,7 +2,8 @@
  * chain.c: a server's certificate chain copied out of OpenSSL as DER.
  *
  * Used on a live libpq connection (tlsinfo.c), inside a failing handshake
- * (capture.c) and by the side handshake (probe.c): the bytes are encoded by the
+ * (capture.c: the SSL object, or the chain libpq's verify callback was shown) and
+ * by the side handshake (probe.c): the bytes are encoded by the
  * OpenSSL copy that made the SSL object, so no object crosses copies.
  */
 #include <stdlib.h>
@@ -19,23 +20,21 @@ peer_chain_free(peer_chain *c)
 	c->n = 0;
 }
 
+/* Copy a STACK_OF(X509) of the OpenSSL `o` into c as DER (c is emptied first). */
 void
-tlsinfo_copy_chain(peer_chain *c, const ossl *o, const void *ssl)
+chain_copy_stack(peer_chain *c, const ossl *o, const void *stack)
 {
-	STACK_OF(X509) *chain;
+	const OPENSSL_STACK *sk = stack;
 	int			n;
 
 	peer_chain_free(c);
-	if (o == NULL || ssl == NULL || o->SSL_get_peer_cert_chain == NULL ||
-		o->OPENSSL_sk_num == NULL || o->OPENSSL_sk_value == NULL || o->i2d_X509 == NULL)
+	if (o == NULL || sk == NULL || o->OPENSSL_sk_num == NULL || o->OPENSSL_sk_value == NULL ||
+		o->i2d_X509 == NULL)
 		return;
-	chain = o->SSL_get_peer_cert_chain(ssl);
-	if (chain == NULL)
-		return;
-	n = o->OPENSSL_sk_num((const OPENSSL_STACK *) chain);
+	n = o->OPENSSL_sk_num(sk);
 	for (int i = 0; i < n && c->n < MAX_CHAIN; i++)
 	{
-		X509	   *x = o->OPENSSL_sk_value((const OPENSSL_STACK *) chain, i);
+		X509	   *x = o->OPENSSL_sk_value(sk, i);
 		int			len = x ? o->i2d_X509(x, NULL) : -1;
 		unsigned char *der,
 				   *p;
@@ -54,6 +53,14 @@ tlsinfo_copy_chain(peer_chain *c, const ossl *o, const void *ssl)
 	}
 }
 
+void
+tlsinfo_copy_chain(peer_chain *c, const ossl *o, const void *ssl)
+{
+	peer_chain_free(c);
+	if (o == NULL || ssl == NULL || o->SSL_get_peer_cert_chain == NULL)
+		return;
+	chain_copy_stack(c, o, o->SSL_get_peer_cert_chain(ssl));
+}
 
 void
 peer_chain_copy(peer_chain *dst, const peer_chain *src)

@@ -28,6 +28,8 @@ typedef struct ossl_name
 static const ossl_name names[] = {
 	F(SSL_get_peer_cert_chain), F(i2d_X509), F(X509_free), F(OPENSSL_sk_num),
 	F(OPENSSL_sk_value), F(CRYPTO_free),
+	F(SSL_get_verify_mode), F(SSL_get_verify_callback), F(SSL_set_verify),
+	F(X509_STORE_CTX_get0_untrusted),
 	F(d2i_X509), F(X509_STORE_new), F(X509_STORE_free), F(X509_STORE_add_cert),
 	F(X509_STORE_CTX_new), F(X509_STORE_CTX_free), F(X509_STORE_CTX_init),
 	F(X509_STORE_CTX_set_default), F(X509_STORE_CTX_get0_param),

@@ -9,6 +9,17 @@
  * connect on this thread, the chain the server sent is copied out as DER before
  * libpq can free it.
  *
+ * Under OpenSSL 1.1.1 (the copy a Python wheel or an embedded PostgreSQL brings
+ * beside libpq) a chain that fails verification never reaches the SSL object:
+ * tls_process_server_certificate() calls ssl_verify_cert_chain() and returns on
+ * failure before storing the peer chain, so SSL_get_peer_cert_chain() is NULL
+ * afterwards (3.0 stores it before verifying). The chain is then taken where
+ * OpenSSL shows it: libpq's verify callback (verify_cb() in fe-secure-openssl.c,
+ * set with SSL_set_verify() by initialize_SSL() of 13 to 18) is wrapped for the
+ * length of each SSL_connect() call, and the wrapper copies the verify
+ * context's untrusted chain (what the server sent, leaf first) the first time
+ * it is told verification fails, then answers as libpq's callback does.
+ *
  * Every other caller of SSL_connect() in the process goes straight to the
  * OpenSSL its own module links, found the way resolve.c finds libpq.
  */
@@ -16,6 +27,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "pqtls/attempt.h"
 #include "pqtls/diag.h"
@@ -110,6 +122,57 @@ next_ssl_connect(const void *caller)
 	return fn;
 }
 
+/* ---- libpq's verify callback, wrapped for one SSL_connect() call ---------- */
+
+typedef struct verify_wrap
+{
+	attempt    *a;
+	const ossl *o;
+	SSL_verify_cb inner;		/* libpq's verify_cb (NULL: OpenSSL's verdict as is) */
+	bool		copied;			/* the failing chain is in a->captured */
+} verify_wrap;
+
+/* The wrap of the SSL_connect() call on this thread's stack (initial-exec: no allocation). */
+static __thread verify_wrap *wrapping __attribute__((tls_model("initial-exec")));
+
+/*
+ * Called by OpenSSL for each certificate and each error while it verifies the
+ * server's chain inside SSL_connect(). Verification that succeeds costs
+ * nothing more: only a failure (ok == 0) copies the chain, once.
+ */
+static int
+wrapped_verify(int ok, X509_STORE_CTX *ctx)
+{
+	verify_wrap *w = wrapping;
+
+	if (w == NULL)
+		return ok;
+	if (!ok && !w->copied)
+	{
+		chain_copy_stack(&w->a->captured, w->o, w->o->X509_STORE_CTX_get0_untrusted(ctx));
+		w->copied = w->a->captured.n > 0;
+	}
+	return w->inner != NULL ? w->inner(ok, ctx) : ok;
+}
+
+/* Put the wrapper in front of the callback libpq set, when libpq verifies at all. */
+static bool
+wrap_verify(verify_wrap *w, attempt *a, const ossl *o, SSL *ssl, int *mode)
+{
+	memset(w, 0, sizeof(*w));
+	if (o->SSL_get_verify_mode == NULL || o->SSL_get_verify_callback == NULL ||
+		o->SSL_set_verify == NULL || o->X509_STORE_CTX_get0_untrusted == NULL)
+		return false;
+	*mode = o->SSL_get_verify_mode(ssl);
+	if (!(*mode & SSL_VERIFY_PEER))
+		return false;			/* nothing can fail: OpenSSL keeps the chain */
+	w->a = a;
+	w->o = o;
+	w->inner = o->SSL_get_verify_callback(ssl);
+	o->SSL_set_verify(ssl, *mode, wrapped_verify);
+	return true;
+}
+
 /* Did SSL_connect() end the handshake, one way or the other? */
 static bool
 handshake_over(const ossl *o, SSL *ssl, int r)
@@ -130,7 +193,11 @@ SSL_connect(SSL *ssl)
 	attempt    *a = guard_current();
 	const ossl *o = a != NULL ? pq_ossl(a->pq) : NULL;
 	ssl_connect_fn fn;
-	int			r;
+	verify_wrap w,
+			   *prev = wrapping;
+	bool		wrapped = false;
+	int			r,
+				mode = 0;
 
 	/* Inside a libpq connect, libpq's own OpenSSL is the right one for sure. */
 	fn = o != NULL && o->SSL_connect != NULL ? o->SSL_connect :
@@ -140,14 +207,34 @@ SSL_connect(SSL *ssl)
 		diag_once("no-ssl-connect", "SSL_connect was called but no OpenSSL is loaded");
 		return -1;
 	}
+	if (a != NULL && o != NULL && fn == o->SSL_connect)
+		wrapped = wrap_verify(&w, a, o, ssl, &mode);
+	if (wrapped)
+		wrapping = &w;
 	r = fn(ssl);
+	if (wrapped)
+	{
+		/* libpq's SSL object as it was: its own callback, its own mode. */
+		wrapping = prev;
+		o->SSL_set_verify(ssl, mode, w.inner);
+	}
 
 	/*
 	 * Keep the chain of the handshake that just ended, successful or not: libpq
 	 * checks the host name only after a successful SSL_connect(), and closes the
 	 * connection when it does not match. The last handshake wins (several hosts).
+	 * The SSL object's chain when it has one; else what the verify callback saw.
 	 */
 	if (a != NULL && o != NULL && handshake_over(o, ssl, r))
-		tlsinfo_copy_chain(&a->captured, o, ssl);
+	{
+		peer_chain	held = {0};
+
+		tlsinfo_copy_chain(&held, o, ssl);
+		if (held.n > 0 || !(wrapped && w.copied))
+		{
+			peer_chain_free(&a->captured);
+			a->captured = held;
+		}
+	}
 	return r;
 }
