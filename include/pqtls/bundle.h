@@ -42,6 +42,9 @@ typedef struct bundle
 	bundle_cert *certs;
 	char	   *error;			/* why it is unusable; NULL when usable */
 	int			skipped;		/* PEM blocks that were not certificates we could read */
+	bool		read;			/* the file was read (error, if any, is about its content) */
+	bool		der;			/* one DER certificate, not PEM */
+	bool		plain;			/* PEM in the plain form (pem_plain()) */
 	/* What the file was when read, to notice a change. */
 	dev_t		dev;
 	ino_t		ino;

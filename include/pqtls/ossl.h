@@ -74,6 +74,12 @@ typedef struct ossl
 	unsigned long (*ERR_get_error) (void);
 	void		(*ERR_error_string_n) (unsigned long e, char *buf, size_t len);
 	void		(*ERR_clear_error) (void);
+
+	/* Loading a trust file the way libpq loads its root file (trustfile.c). */
+	int			(*SSL_CTX_load_verify_locations) (SSL_CTX *ctx, const char *file,
+												  const char *path);
+	const char *(*ERR_reason_error_string) (unsigned long e);
+	const char *(*OpenSSL_version) (int type);
 } ossl;
 
 /* Bind from a dlsym-like lookup; returns 0 when every function was found. */

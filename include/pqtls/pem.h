@@ -7,6 +7,7 @@
 #ifndef PQTLS_PEM_H
 #define PQTLS_PEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,5 +23,16 @@ int			pem_next_cert(const char *text, size_t len, size_t *pos,
 
 /* True when the bytes look like one DER certificate (SEQUENCE spanning all of it). */
 int			der_is_single_cert(const uint8_t *data, size_t len);
+
+/*
+ * Is the text in the plain form: "-----BEGIN CERTIFICATE-----" blocks of base64
+ * lines (64 characters but the last, no headers, no blank line), each marker on a line
+ * of its own, lines ending in LF or CRLF, and text between blocks that holds no
+ * "-----"? A file in this form whose every block is a certificate pqtls reads
+ * is one every OpenSSL loads as libpq loads a root file (trustfile.c; the tests
+ * prove it against each libpq's own). Anything else is not refused on that
+ * account, only handed to OpenSSL to decide.
+ */
+bool		pem_plain(const char *text, size_t len);
 
 #endif

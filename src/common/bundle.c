@@ -167,8 +167,11 @@ bundle_load(const char *path)
 	b->ino = st.st_ino;
 	b->size = st.st_size;
 	b->mtime = st.st_mtim;
+	b->read = true;
+	b->der = der_is_single_cert((const uint8_t *) text, len);
+	b->plain = !b->der && pem_plain(text, len);
 
-	if (der_is_single_cert((const uint8_t *) text, len))
+	if (b->der)
 	{
 		uint8_t    *der = malloc(len);
 

@@ -8,6 +8,7 @@
 #include "pqtls/annotate.h"
 #include "pqtls/hostname.h"
 #include "pqtls/judge.h"
+#include "pqtls/trustfile.h"
 
 /* A chain longer than this is not something a server sends. */
 #define MAX_ANCHORS 16
@@ -311,9 +312,14 @@ judge_verify_full_live(const ossl *o, const bundle *b, const peer_chain *chain,
 	verdict    *v;
 	x509_cert  *leaf;
 
-	if (b == NULL || b->error != NULL)
-		return verdict_new(b ? b->path : NULL, false, REASON_BUNDLE_UNUSABLE, m,
-						   b && b->error ? b->error : "no bundle");
+	/* verify-full with a file libpq cannot load fails before any certificate is looked at. */
+	if (b == NULL || (detail = trustfile_problem(o, b)) != NULL)
+	{
+		v = verdict_new(b ? b->path : NULL, false, REASON_BUNDLE_UNUSABLE, m,
+						detail ? detail : "no bundle");
+		free(detail);
+		return v;
+	}
 	if (chain->n == 0)
 		return verdict_new(b->path, false, REASON_HANDSHAKE_FAILED, m,
 						   "the server sent no certificate");

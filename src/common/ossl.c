@@ -42,6 +42,7 @@ static const ossl_name names[] = {
 	F(SSL_ctrl), F(SSL_connect), F(SSL_get_error), F(SSL_get_version),
 	F(SSL_get_current_cipher), F(SSL_CIPHER_get_name), F(ERR_get_error),
 	F(ERR_error_string_n), F(ERR_clear_error),
+	F(SSL_CTX_load_verify_locations), F(ERR_reason_error_string), F(OpenSSL_version),
 };
 
 int

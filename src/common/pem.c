@@ -312,3 +312,78 @@ pem_next_cert(const char *text, size_t len, size_t *pos,
 		*pos = len;
 	return 0;
 }
+
+/* ---- the plain form ------------------------------------------------------ */
+
+#define PLAIN_BEGIN "-----BEGIN CERTIFICATE-----"
+#define PLAIN_END "-----END CERTIFICATE-----"
+/*
+ * RFC 7468's strict form: 64 characters a line, the last one shorter or equal.
+ * OpenSSL's PEM reader takes a line of another length as the last one.
+ */
+#define PLAIN_B64_LINE 64
+/* Text lines longer than this may be read in pieces by a line reader. */
+#define PLAIN_TEXT_LINE 200
+
+static bool
+b64_line(const char *s, size_t n)
+{
+	size_t		i = 0;
+
+	if (n == 0 || n > PLAIN_B64_LINE)
+		return false;
+	while (i < n && b64_class[(unsigned char) s[i]] < B64_BAD)
+		i++;
+	/* Padding only at the end of a line: at most two '='. */
+	while (i < n && s[i] == '=' && n - i <= 2)
+		i++;
+	return i == n;
+}
+
+static bool
+is_line(const char *s, size_t n, const char *want)
+{
+	return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+bool
+pem_plain(const char *text, size_t len)
+{
+	size_t		pos = 0;
+	bool		inside = false;
+	int			blocks = 0;
+	bool		last = false;	/* the block's last base64 line was read */
+
+	if (text == NULL || memchr(text, '\0', len) != NULL)
+		return false;
+	while (pos < len)
+	{
+		const char *line = text + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t		n = nl ? (size_t) (nl - line) : len - pos;
+
+		pos += n + (nl != NULL);
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if (memchr(line, '\r', n) != NULL)
+			return false;		/* a bare CR: not a line end every reader agrees on */
+		if (!inside)
+		{
+			if (is_line(line, n, PLAIN_BEGIN))
+			{
+				inside = true;
+				last = false;
+				blocks++;
+			}
+			else if (n > PLAIN_TEXT_LINE || memmem(line, n, "-----", 5) != NULL)
+				return false;	/* another label, or a marker not on a line of its own */
+		}
+		else if (is_line(line, n, PLAIN_END))
+			inside = false;
+		else if (last || !b64_line(line, n))
+			return false;		/* headers, blank lines, stray characters */
+		else
+			last = n != PLAIN_B64_LINE || line[n - 1] == '=';
+	}
+	return !inside && blocks > 0;
+}

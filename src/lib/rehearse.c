@@ -14,6 +14,7 @@
 #include "pqtls/judge.h"
 #include "pqtls/probe.h"
 #include "pqtls/rehearse.h"
+#include "pqtls/trustfile.h"
 
 /* ---- the side-handshake cache ------------------------------------------- */
 
@@ -357,11 +358,16 @@ chain_verdict(attempt *a, const effective *e, const bundle *b, const peer_chain 
 	return v;
 }
 
+/*
+ * The file a PQTLS_* variable names, and in *problem why libpq could not use it
+ * (NULL when it can): said once per process on stderr, naming the variable.
+ */
 static bundle *
-setting_bundle(const char *variable, const char *path)
+setting_bundle(const char *variable, const char *path, const ossl *o, char **problem)
 {
 	bundle	   *b;
 
+	*problem = NULL;
 	if (path == NULL)
 	{
 		diag_once(variable, "%s is not set; the rehearsal has no bundle to judge against",
@@ -369,8 +375,9 @@ setting_bundle(const char *variable, const char *path)
 		return NULL;
 	}
 	b = bundle_get(path);
-	if (b != NULL && b->error != NULL)
-		diag_once(variable, "%s: %s", variable, b->error);
+	*problem = trustfile_problem(o, b);
+	if (*problem != NULL)
+		diag_once(variable, "%s: %s", variable, *problem);
 	return b;
 }
 
@@ -385,13 +392,15 @@ static verdict *
 dry_run(attempt *a, const record_data *d)
 {
 	const effective *e = &d->eff;
-	bundle	   *b = setting_bundle("PQTLS_BUNDLE", a->set->bundle);
+	char	   *problem;
+	bundle	   *b = setting_bundle("PQTLS_BUNDLE", a->set->bundle, pq_ossl(a->pq), &problem);
 	const peer_chain *chain = chain_of(a, d);
 	verdict    *v;
 
-	if (b == NULL || b->error != NULL)
+	/* libpq given this file as sslrootcert (enforce) fails before any handshake. */
+	if (b == NULL || problem != NULL)
 		v = verdict_new(a->set->bundle, false, REASON_BUNDLE_UNUSABLE, METHOD_NONE,
-						b ? b->error : "PQTLS_BUNDLE is not set");
+						problem ? problem : "PQTLS_BUNDLE is not set");
 	else if (strcmp(e->transport, "unix") == 0)
 		v = verdict_new(b->path, true, REASON_OK, METHOD_NONE,
 						"a Unix socket uses no TLS: sslmode does not apply");
@@ -399,6 +408,7 @@ dry_run(attempt *a, const record_data *d)
 		v = chain_verdict(a, e, b, chain);
 	else
 		v = probe_verdict(a, e, b);
+	free(problem);
 	bundle_release(b);
 	return v;
 }
@@ -414,7 +424,7 @@ is_mode(const char *sslmode, const char *name)
 static rotation *
 rotation_with(rotation_kind k, const char *fmt, const char *a, const char *b)
 {
-	char		detail[768];
+	char		detail[1024];
 
 	snprintf(detail, sizeof(detail), fmt, a ? a : "", b ? b : "");
 	return rotation_new(k, detail);
@@ -462,15 +472,19 @@ static rotation *
 after_rotation(attempt *a, const record_data *d)
 {
 	const effective *e = &d->eff;
-	bundle	   *newca = setting_bundle("PQTLS_NEW_CA", a->set->new_ca),
+	const ossl *o = pq_ossl(a->pq);
+	char	   *newca_problem,
+			   *root_problem = NULL;
+	bundle	   *newca = setting_bundle("PQTLS_NEW_CA", a->set->new_ca, o, &newca_problem),
 			   *root = NULL;
 	const bundle_cert *held = NULL;
 	rotation   *r;
 	char	   *why = NULL;
 	bool		tls_now = d->tls.in_use;
 
-	if (newca == NULL || newca->error != NULL)
+	if (newca == NULL || newca_problem != NULL)
 	{
+		free(newca_problem);
 		bundle_release(newca);
 		return NULL;
 	}
@@ -485,8 +499,10 @@ after_rotation(attempt *a, const record_data *d)
 						  " (it gave up TLS for the certificate in failed_peer)" : "");
 	else
 	{
+		/* libpq loads its root file whole (initialize_SSL): one bad block fails it all. */
 		root = e->rootcert_file ? bundle_get(e->rootcert_file) : NULL;
-		if (root != NULL && root->error == NULL)
+		root_problem = root ? trustfile_problem(o, root) : NULL;
+		if (root != NULL && root_problem == NULL)
 			held = bundle_holds_any(root, newca);
 		if (held != NULL && !host_mismatch(a, d, &why))
 			r = rotation_with(ROTATION_READY, "%s holds the new CA \"%s\"", e->rootcert_file,
@@ -497,13 +513,14 @@ after_rotation(attempt *a, const record_data *d)
 		else
 			r = rotation_with(is_mode(e->sslmode, "prefer") ? ROTATION_DOWNGRADES :
 							  ROTATION_BREAKS,
-							  root == NULL || root->error != NULL ?
+							  root == NULL || root_problem != NULL ?
 							  "the root file %s cannot be used: %s" :
 							  "%s holds none of the new CAs%s",
 							  e->rootcert_file ? e->rootcert_file : "(none)",
-							  root && root->error ? root->error : "");
+							  root_problem ? root_problem : "");
 	}
 	free(why);
+	free(root_problem);
 	bundle_release(root);
 	bundle_release(newca);
 	return r;
