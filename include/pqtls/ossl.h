@@ -80,6 +80,17 @@ typedef struct ossl
 												  const char *path);
 	const char *(*ERR_reason_error_string) (unsigned long e);
 	const char *(*OpenSSL_version) (int type);
+
+	/* sslrootcert=system (libpq 16+): the OpenSSL default store (sysroots.c). */
+	const char *(*X509_get_default_cert_file) (void);
+	const char *(*X509_get_default_cert_file_env) (void);
+	const char *(*X509_get_default_cert_dir) (void);
+	const char *(*X509_get_default_cert_dir_env) (void);
+	int			(*X509_STORE_set_default_paths) (X509_STORE *st);
+	STACK_OF(X509) *(*X509_STORE_CTX_get1_certs) (X509_STORE_CTX *ctx, X509_NAME *name);
+	X509_NAME  *(*X509_get_subject_name) (const X509 *x);
+	X509_PUBKEY *(*X509_get_X509_PUBKEY) (const X509 *x);
+	int			(*i2d_X509_PUBKEY) (X509_PUBKEY *k, unsigned char **out);
 } ossl;
 
 /* Bind from a dlsym-like lookup; returns 0 when every function was found. */

@@ -43,6 +43,10 @@ static const ossl_name names[] = {
 	F(SSL_get_current_cipher), F(SSL_CIPHER_get_name), F(ERR_get_error),
 	F(ERR_error_string_n), F(ERR_clear_error),
 	F(SSL_CTX_load_verify_locations), F(ERR_reason_error_string), F(OpenSSL_version),
+	F(X509_get_default_cert_file), F(X509_get_default_cert_file_env),
+	F(X509_get_default_cert_dir), F(X509_get_default_cert_dir_env),
+	F(X509_STORE_set_default_paths), F(X509_STORE_CTX_get1_certs), F(X509_get_subject_name),
+	F(X509_get_X509_PUBKEY), F(i2d_X509_PUBKEY),
 };
 
 int

@@ -9,7 +9,17 @@
 #include <unistd.h>
 
 #include "pqtls/effective.h"
+#include "pqtls/libpq_rules.h"
 #include "pqtls/service.h"
+#include "pqtls/sysroots.h"
+
+const char	effective_versioned_names[VS_COUNT][VS_NAME_MAX] = {
+	[VS_SSLNEGOTIATION] = "sslnegotiation",
+	[VS_SSLCERTMODE] = "sslcertmode",
+	[VS_SSL_MIN_PROTOCOL_VERSION] = "ssl_min_protocol_version",
+	[VS_SSL_MAX_PROTOCOL_VERSION] = "ssl_max_protocol_version",
+	[VS_SSLSNI] = "sslsni",
+};
 
 static char *
 dup_or_null(const char *s)
@@ -17,13 +27,39 @@ dup_or_null(const char *s)
 	return s != NULL ? strdup(s) : NULL;
 }
 
-static const char *
-option_value(const PQconninfoOption *opts, const char *keyword)
+static const PQconninfoOption *
+option_find(const PQconninfoOption *opts, const char *keyword)
 {
 	for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
 		if (strcmp(o->keyword, keyword) == 0)
-			return o->val;
+			return o;
 	return NULL;
+}
+
+static const char *
+option_value(const PQconninfoOption *opts, const char *keyword)
+{
+	const PQconninfoOption *o = option_find(opts, keyword);
+
+	return o != NULL ? o->val : NULL;
+}
+
+/*
+ * The settings only some versions have. PQconninfo() lists exactly the
+ * keywords of the libpq that made the PGconn, with the values conninfo,
+ * service file, environment and compiled-in default gave them (each version's
+ * PQconninfoOptions[] in fe-connect.c): a keyword it lacks is absent.
+ */
+static void
+versioned_from_options(effective *e, const PQconninfoOption *opts)
+{
+	for (int i = 0; i < VS_COUNT; i++)
+	{
+		const PQconninfoOption *o = option_find(opts, effective_versioned_names[i]);
+
+		e->versioned[i].present = o != NULL;
+		e->versioned[i].value = o != NULL && o->val != NULL ? strdup(o->val) : NULL;
+	}
 }
 
 static bool
@@ -41,6 +77,13 @@ static const char *
 service_in_effect(const given *g)
 {
 	return g != NULL && nonempty(g->service) ? g->service : getenv("PGSERVICE");
+}
+
+static bool
+is_system_setting(const char *sslrootcert, int libpq_version)
+{
+	return libpq_has_system_roots(libpq_version) && sslrootcert != NULL &&
+		strcmp(sslrootcert, "system") == 0;
 }
 
 /*
@@ -101,16 +144,24 @@ source_of(const char *keyword, bool given_in_call, const char *service, const ch
 }
 
 char *
-effective_unforced(const char *keyword, const given *g)
+effective_unforced(const char *keyword, const given *g, int libpq_version)
 {
 	bool		is_mode = strcmp(keyword, "sslmode") == 0;
-	char	   *value = NULL;
+	char	   *value = NULL,
+			   *rootcert;
 
 	layer_of(keyword, is_mode ? g->sslmode_value : g->sslrootcert_value,
 			 is_mode ? g->sslmode : g->sslrootcert, service_in_effect(g),
 			 is_mode ? "PGSSLMODE" : "PGSSLROOTCERT", &value);
-	if (value == NULL && is_mode)
-		value = strdup("prefer");	/* DefaultSSLMode */
+	if (value != NULL || !is_mode)
+		return value;
+	/*
+	 * conninfo_add_defaults() (16+): with sslrootcert=system, an sslmode set
+	 * nowhere is verify-full instead of DefaultSSLMode.
+	 */
+	rootcert = effective_unforced("sslrootcert", g, libpq_version);
+	value = strdup(is_system_setting(rootcert, libpq_version) ? "verify-full" : "prefer");
+	free(rootcert);
 	return value;
 }
 
@@ -136,11 +187,13 @@ home_directory(int libpq_version, char *buf, size_t size)
 
 /*
  * initialize_SSL() in fe-secure-openssl.c: sslrootcert when set, else
- * ~/.postgresql/root.crt. libpq 16 added sslrootcert=system, the OpenSSL
- * default store.
+ * ~/.postgresql/root.crt. libpq 16 added sslrootcert=system, the default store
+ * of its OpenSSL (sysroots.c): the file that OpenSSL copy reads is named.
+ * Before 16, "system" is a file name like any other.
  */
 char *
-effective_rootcert_file(const char *sslrootcert, int libpq_version, bool *is_system)
+effective_rootcert_file(const char *sslrootcert, int libpq_version, const ossl *o,
+						bool *is_system)
 {
 	char		home[4096],
 				path[4200];
@@ -148,12 +201,10 @@ effective_rootcert_file(const char *sslrootcert, int libpq_version, bool *is_sys
 	*is_system = false;
 	if (nonempty(sslrootcert))
 	{
-		if (libpq_version >= 160000 && strcmp(sslrootcert, "system") == 0)
+		if (libpq_has_system_roots(libpq_version) && strcmp(sslrootcert, "system") == 0)
 		{
-			const char *file = getenv("SSL_CERT_FILE");
-
 			*is_system = true;
-			return strdup(nonempty(file) ? file : "/usr/lib/ssl/cert.pem");
+			return sysroots_file(o);
 		}
 		return strdup(sslrootcert);
 	}
@@ -204,6 +255,39 @@ transport_of(pq_api *pq, PGconn *conn, const char *host, const char *hostaddr)
 }
 
 void
+effective_rules(const effective *e, libpq_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->version = e->libpq_version;
+	s->sslmode = e->sslmode;
+	s->sslrootcert = e->sslrootcert;
+	s->sslnegotiation = e->versioned[VS_SSLNEGOTIATION].value;
+	s->sslcertmode = e->versioned[VS_SSLCERTMODE].value;
+	s->ssl_min_protocol_version = e->versioned[VS_SSL_MIN_PROTOCOL_VERSION].value;
+	s->ssl_max_protocol_version = e->versioned[VS_SSL_MAX_PROTOCOL_VERSION].value;
+	s->client_cert_exists = e->client_cert_exists;
+}
+
+/*
+ * initialize_SSL(): the client certificate is sslcert, else
+ * ~/.postgresql/postgresql.crt, and libpq sends one only when stat() finds it.
+ */
+static bool
+client_cert_exists(const char *sslcert, int libpq_version)
+{
+	char		home[4096],
+				path[4200];
+	struct stat st;
+
+	if (nonempty(sslcert))
+		return stat(sslcert, &st) == 0;
+	if (!home_directory(libpq_version, home, sizeof(home)))
+		return false;
+	snprintf(path, sizeof(path), "%s/.postgresql/postgresql.crt", home);
+	return stat(path, &st) == 0;
+}
+
+void
 effective_from_conn(effective *e, pq_api *pq, PGconn *conn, const given *g)
 {
 	PQconninfoOption *opts = pq->PQconninfo(conn);
@@ -231,7 +315,8 @@ effective_from_conn(effective *e, pq_api *pq, PGconn *conn, const given *g)
 	e->sslrootcert_source = source_of("sslrootcert", g && g->sslrootcert, service,
 									  "PGSSLROOTCERT");
 	e->rootcert_file = effective_rootcert_file(e->sslrootcert, pq->version,
-											   &e->rootcert_system);
+											   is_system_setting(e->sslrootcert, pq->version) ?
+											   pq_ossl(pq) : NULL, &e->rootcert_system);
 	if (e->rootcert_file != NULL)
 	{
 		struct stat st;
@@ -241,6 +326,9 @@ effective_from_conn(effective *e, pq_api *pq, PGconn *conn, const given *g)
 	}
 	e->verify = effective_verify(e->sslmode, strcmp(e->transport, "unix") == 0,
 								 e->rootcert_exists);
+	e->libpq_version = pq->version;
+	versioned_from_options(e, opts);
+	e->client_cert_exists = client_cert_exists(option_value(opts, "sslcert"), pq->version);
 	if (opts != NULL)
 		pq->PQconninfoFree(opts);
 }
@@ -258,5 +346,7 @@ effective_free(effective *e)
 	free(e->sslmode);
 	free(e->sslrootcert);
 	free(e->rootcert_file);
+	for (int i = 0; i < VS_COUNT; i++)
+		free(e->versioned[i].value);
 	memset(e, 0, sizeof(*e));
 }

@@ -214,6 +214,24 @@ render_effective(json_writer *w, const effective *e)
 	json_kv_string(w, "rootcert_file", e->rootcert_file);
 	json_kv_bool(w, "rootcert_exists", e->rootcert_exists);
 	json_kv_string(w, "verify", e->verify);
+	for (int i = 0; i < VS_COUNT; i++)
+		if (e->versioned[i].present)
+			json_kv_string(w, effective_versioned_names[i], e->versioned[i].value);
+}
+
+/*
+ * PQlibVersion() as major.minor (10 and later: major * 10000 + minor), e.g.
+ * 170010 -> "17.10". Absent when the serving libpq does not say (before 9.1).
+ */
+static void
+render_libpq(json_writer *w, const pq_api *pq)
+{
+	char		v[24];
+
+	if (pq == NULL || pq->version <= 0)
+		return;
+	snprintf(v, sizeof(v), "%d.%d", pq->version / 10000, pq->version % 10000);
+	json_kv_string(w, "libpq", v);
 }
 
 static void
@@ -252,6 +270,7 @@ record_render(pqtls_buf *out, const attempt *a, const record_data *d)
 	json_kv_string(&w, "exe", exe_path);
 	json_kv_string(&w, "api", a->api);
 	json_kv_string(&w, "mode", settings_mode_name(a->set->mode));
+	render_libpq(&w, a->pq);
 	if (d->have_effective)
 		render_effective(&w, &d->eff);
 	json_kv_string(&w, "outcome", outcome_name(d->outcome));

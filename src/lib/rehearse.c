@@ -14,6 +14,7 @@
 #include "pqtls/judge.h"
 #include "pqtls/probe.h"
 #include "pqtls/rehearse.h"
+#include "pqtls/sysroots.h"
 #include "pqtls/trustfile.h"
 
 /* ---- the side-handshake cache ------------------------------------------- */
@@ -387,6 +388,22 @@ chain_of(const attempt *a, const record_data *d)
 	return d->tls.chain.n > 0 ? &d->tls.chain : &a->captured;
 }
 
+/*
+ * Would the serving libpq refuse this connection's settings with sslmode and
+ * sslrootcert replaced as dry-run and enforce replace them? What enforce keeps
+ * (sslnegotiation, sslcertmode, the protocol versions) can still be refused.
+ */
+static bool
+refused_when_forced(const effective *e, const char *bundle_path, char *why, size_t size)
+{
+	libpq_settings s;
+
+	effective_rules(e, &s);
+	s.sslmode = "verify-full";
+	s.sslrootcert = bundle_path;
+	return libpq_refuses(&s, why, size);
+}
+
 /* Would this connection pass sslmode=verify-full sslrootcert=$PQTLS_BUNDLE? */
 static verdict *
 dry_run(attempt *a, const record_data *d)
@@ -396,11 +413,14 @@ dry_run(attempt *a, const record_data *d)
 	bundle	   *b = setting_bundle("PQTLS_BUNDLE", a->set->bundle, pq_ossl(a->pq), &problem);
 	const peer_chain *chain = chain_of(a, d);
 	verdict    *v;
+	char		why[512];
 
 	/* libpq given this file as sslrootcert (enforce) fails before any handshake. */
 	if (b == NULL || problem != NULL)
 		v = verdict_new(a->set->bundle, false, REASON_BUNDLE_UNUSABLE, METHOD_NONE,
 						problem ? problem : "PQTLS_BUNDLE is not set");
+	else if (refused_when_forced(e, b->path, why, sizeof(why)))
+		v = verdict_new(b->path, false, REASON_HANDSHAKE_FAILED, METHOD_NONE, why);
 	else if (strcmp(e->transport, "unix") == 0)
 		v = verdict_new(b->path, true, REASON_OK, METHOD_NONE,
 						"a Unix socket uses no TLS: sslmode does not apply");
@@ -479,8 +499,10 @@ after_rotation(attempt *a, const record_data *d)
 			   *root = NULL;
 	const bundle_cert *held = NULL;
 	rotation   *r;
-	char	   *why = NULL;
+	char	   *why = NULL,
+				refusal[512];
 	bool		tls_now = d->tls.in_use;
+	libpq_settings rules;
 
 	if (newca == NULL || newca_problem != NULL)
 	{
@@ -488,7 +510,10 @@ after_rotation(attempt *a, const record_data *d)
 		bundle_release(newca);
 		return NULL;
 	}
-	if (strcmp(e->verify, "none") == 0)
+	effective_rules(e, &rules);
+	if (libpq_refuses(&rules, refusal, sizeof(refusal)))
+		r = rotation_new(ROTATION_BREAKS, refusal);
+	else if (strcmp(e->verify, "none") == 0)
 		r = rotation_with(ROTATION_UNAFFECTED, strcmp(e->transport, "unix") == 0 ?
 						  "a Unix socket uses no TLS%s%s" :
 						  "checks no certificate (sslmode=%s, no root file)%s", e->sslmode, NULL);
@@ -500,9 +525,10 @@ after_rotation(attempt *a, const record_data *d)
 	else
 	{
 		/* libpq loads its root file whole (initialize_SSL): one bad block fails it all. */
-		root = e->rootcert_file ? bundle_get(e->rootcert_file) : NULL;
-		root_problem = root ? trustfile_problem(o, root) : NULL;
-		if (root != NULL && root_problem == NULL)
+		if (e->rootcert_system)
+			held = sysroots_holds_any(o, newca, &why);
+		else if ((root = e->rootcert_file ? bundle_get(e->rootcert_file) : NULL) != NULL &&
+				 (root_problem = trustfile_problem(o, root)) == NULL)
 			held = bundle_holds_any(root, newca);
 		if (held != NULL && !host_mismatch(a, d, &why))
 			r = rotation_with(ROTATION_READY, "%s holds the new CA \"%s\"", e->rootcert_file,
@@ -510,6 +536,11 @@ after_rotation(attempt *a, const record_data *d)
 		else if (held != NULL)
 			r = rotation_with(is_mode(e->sslmode, "prefer") ? ROTATION_DOWNGRADES :
 							  ROTATION_BREAKS, "%s%s", why, NULL);
+		else if (e->rootcert_system)
+			r = rotation_with(ROTATION_BREAKS, why ? "%s%s" :
+							  "the OpenSSL default store (sslrootcert=system: %s and the "
+							  "directories of SSL_CERT_DIR or its default) holds none of the "
+							  "new CAs%s", why ? why : e->rootcert_file, NULL);
 		else
 			r = rotation_with(is_mode(e->sslmode, "prefer") ? ROTATION_DOWNGRADES :
 							  ROTATION_BREAKS,

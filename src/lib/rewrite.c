@@ -156,8 +156,8 @@ rewrite_note_forced(attempt *a)
 	const char *bundle = a->set->bundle;
 
 	a->forced.active = true;
-	a->forced.from_sslmode = effective_unforced("sslmode", &a->given);
-	a->forced.from_sslrootcert = effective_unforced("sslrootcert", &a->given);
+	a->forced.from_sslmode = effective_unforced("sslmode", &a->given, a->pq->version);
+	a->forced.from_sslrootcert = effective_unforced("sslrootcert", &a->given, a->pq->version);
 	a->forced.to_sslmode = strdup("verify-full");
 	a->forced.to_sslrootcert = bundle ? strdup(bundle) : NULL;
 	/* The connection libpq makes names them in its options now. */
