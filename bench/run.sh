@@ -43,4 +43,11 @@ else
     rm -f "$BUILD/bench/libpqtls-nonow.so"
 fi
 
-PQTLS_BUILD=$BUILD exec /usr/bin/python3 bench/bench.py "$@"
+PQTLS_BUILD=$BUILD /usr/bin/python3 bench/bench.py "$@"
+
+# The JVM agent's start-up cost (bench/jvm_start.py), when the agent is built.
+if [ -f "$BUILD/libpqtls-jvm.so" ]; then
+    PQTLS_BUILD=$BUILD /usr/bin/python3 bench/jvm_start.py
+else
+    echo "bench: $BUILD/libpqtls-jvm.so is not built: JVM start not measured" >&2
+fi

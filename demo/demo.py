@@ -21,6 +21,11 @@ import pgserver  # noqa: E402
 BUILD = os.path.join(REPO, os.environ.get("PQTLS_BUILD", "build"))
 PQTLS = os.path.join(BUILD, "pqtls")
 LEGACY = os.path.join(BUILD, "demo", "legacy")
+JVM_AGENT = os.path.join(BUILD, "libpqtls-jvm.so")
+JAVA_CLASSES = os.path.join(BUILD, "demo", "java")
+JARS = ["/usr/share/java/postgresql.jar", "/usr/share/java/HikariCP.jar",
+        "/usr/share/java/slf4j-api.jar", "/usr/share/java/slf4j-nop.jar"]
+JAVA = "Java billing service"
 CLUSTER = "db.cluster-demo.us-east-1.rds.pqtls.test"
 
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() and \
@@ -78,6 +83,29 @@ class Demo:
         self.both_bundle = pg.bundle(self.old_root, self.new_root, name="global-bundle")
         shutil.copyfile(os.fspath(self.old_root), os.path.join(self.home, ".postgresql",
                                                                "root.crt"))
+        # The Java service's JVM trust store, made as the AWS guide's import script makes
+        # it, from the bundle its team downloaded before the rotation: the old CA only.
+        self.truststore = os.path.join(self.work, "rds-truststore.jks")
+        self.keytool_import(self.old_root)
+        self.hosts = os.path.join(self.work, "hosts")      # the JVM resolves the endpoint
+        with open(self.hosts, "w") as f:
+            f.write("127.0.0.1 %s\n" % CLUSTER)
+
+    def keytool_import(self, cert):
+        """keytool -import of one CA into the Java service's trust store (alias: its CN)."""
+        argv = ["keytool", "-import", "-noprompt", "-trustcacerts", "-alias", cert.subject[4:],
+                "-file", os.fspath(cert), "-keystore", self.truststore, "-storetype", "JKS",
+                "-storepass", "changeit"]
+        return run(argv, self.env(), check=0)
+
+    def java_service(self):
+        """The Java service's command line (the JVM's trust store: rds-truststore.jks)."""
+        return ["java", "-Djavax.net.ssl.trustStore=" + self.truststore,
+                "-Djavax.net.ssl.trustStorePassword=changeit",
+                "-Djdk.net.hosts.file=" + self.hosts,
+                "-cp", ":".join([JAVA_CLASSES] + JARS), "BillingService",
+                "jdbc:postgresql://%s:%d/%s?user=%s" % (CLUSTER, self.pg.port, self.pg.dbname,
+                                                        self.pg.user)]
 
     def env(self, **extra):
         e = {"PATH": "/usr/bin:/bin", "HOME": self.home, "LANG": "C.UTF-8",
@@ -105,6 +133,7 @@ class Demo:
              {"PGSSLMODE": "verify-ca", "PGSSLROOTCERT": "global-bundle.pem"}),
             ("legacy C", [LEGACY, CLUSTER, str(pg.port), pg.dbname, pg.user],
              {"PGHOSTADDR": "127.0.0.1"}, {"PGHOSTADDR": "127.0.0.1"}),
+            (JAVA, self.java_service(), {}, {}),
         ]
 
     def run_all(self, pqtls_args=None, expect_fail=()):
@@ -130,12 +159,20 @@ class Demo:
                                        text=True).stdout.strip(), "-lpq"], check=True)
         subprocess.run([pg.bin("pgbench"), "-i", "-q", "-s", "1", self.pg.conninfo()],
                        capture_output=True, check=True)
+        subprocess.run(["javac", "-d", JAVA_CLASSES, "-cp", ":".join(JARS),
+                        os.path.join(HERE, "BillingService.java")], check=True)
 
-        step(2, "Four unmodified programs, as they run today",
+        step(2, "Five unmodified programs, as they run today",
              "psql verifies against a bundle with the old CA only; the psycopg2 app uses\n"
              "require (encrypts, verifies nothing); pgbench verifies against old+new; the\n"
-             "legacy C program uses libpq's default prefer with ~/.postgresql/root.crt = old CA.")
+             "legacy C program uses libpq's default prefer with ~/.postgresql/root.crt = old CA;\n"
+             "the Java billing service (pgjdbc on a HikariCP pool) follows the AWS guide:\n"
+             "verify-full against its JVM trust store, rds-truststore.jks, made with keytool\n"
+             "when only the old CA existed.")
         self.run_all()
+        if not os.path.isfile(JVM_AGENT):
+            print("   %s(%s is not built: pqtls runs the Java service unchanged but sees "
+                  "none of its connections)%s" % (DIM, os.path.relpath(JVM_AGENT, REPO), RESET))
 
         step(3, "Observe: which of them verify, against which file?",
              "`pqtls run` puts libpqtls.so in front of each program and summarises.")
@@ -165,17 +202,36 @@ class Demo:
 
         step(6, "The rotation happens: the server now presents the new chain",
              "SELECT pg_reload_conf() with the new certificate and its subordinate CA.\n"
-             "The same four programs, unchanged:")
+             "The same programs, unchanged:")
         pg.set_server_cert(self.new_chain, key=self.new_leaf.key)
-        self.run_all(["--mode", "observe"], expect_fail=("psql (reporting)",))
+        self.run_all(["--mode", "observe"], expect_fail=("psql (reporting)", JAVA))
         print("\nAs step 5 predicted: psql broke (its bundle lacks the new CA), the legacy job\n"
               "silently fell back to plaintext (prefer with a stale root.crt), pgbench was\n"
-              "ready, and the psycopg2 app never verified anything.")
+              "ready, and the psycopg2 app never verified anything. The Java service broke:\n"
+              "its trust store lacks the new CA, and pgjdbc never falls back to plaintext.")
 
         step(7, "Enforce: the fix, rehearsed on staging",
              "Every program forced to sslmode=verify-full sslrootcert=global-bundle.pem:\n"
-             "all four connect, verified, to the rotated server.")
-        self.run_all(["--mode", "enforce", "--bundle", os.fspath(self.both_bundle)])
+             "all of them connect, verified, to the rotated server.")
+        agent = os.path.isfile(JVM_AGENT)
+        self.run_all(["--mode", "enforce", "--bundle", os.fspath(self.both_bundle)],
+                     expect_fail=() if agent else (JAVA,))
+        if not agent:
+            print("   %s(without the JVM agent, enforce cannot reach the Java service)%s"
+                  % (DIM, RESET))
+
+        step(8, "The fix for the Java service: import the new CA into its trust store",
+             "As the AWS guide says for JDBC: keytool -import of the new root into the JVM's\n"
+             "trust store. The service starts again against the rotated server, and pqtls\n"
+             "now says it is ready for the rotation.")
+        self.keytool_import(self.new_root)
+        name, argv, extra, shown = [c for c in self.clients() if c[0] == JAVA][0]
+        run([PQTLS, "run", "--mode", "dry-run", "--bundle", os.fspath(self.both_bundle),
+             "--new-ca", os.fspath(self.new_root), "--"] + argv, self.env(**extra), shown,
+            check=0)
+        if not os.path.isfile(JVM_AGENT):
+            print("   %s(the JVM agent is not built: pqtls has no verdict on the Java "
+                  "service)%s" % (DIM, RESET))
 
     def cleanup(self):
         self.pg.stop()

@@ -39,6 +39,9 @@ gdb
 clang
 libclang-rt-14-dev    ^libclang-rt-[0-9]+-dev$
 default-jdk-headless
+libpostgresql-jdbc-java
+libhikaricp-java
+libslf4j-java
 chromium
 prometheus
 '
