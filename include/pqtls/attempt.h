@@ -47,6 +47,14 @@ typedef struct peer_chain
 	cert_der	cert[MAX_CHAIN];
 } peer_chain;
 
+/* What the last TLS handshake of the attempt negotiated (capture.c). */
+typedef struct handshake_info
+{
+	bool		ok;				/* SSL_connect() returned 1 */
+	char		protocol[32];	/* as PQsslAttribute(conn, "protocol") reads it */
+	char		cipher[96];		/* as PQsslAttribute(conn, "cipher") reads it */
+} handshake_info;
+
 typedef enum outcome
 {
 	OUTCOME_OK,
@@ -72,7 +80,9 @@ typedef struct attempt
 	given		given;
 	forced		forced;
 	peer_chain	captured;		/* seen during the handshake, failed or not */
+	handshake_info handshake;	/* the last handshake's protocol and cipher */
 	bool		is_ping;
+	bool		is_cancel;		/* a PGcancelConn (libpq 17): its TLS is gone when it ends */
 	bool		have_snapshot;	/* PQping: the record was taken from libpq's inner conn */
 	struct record_data *snapshot;
 	PGconn	   *conn;			/* the live connection while its record is made, else NULL */

@@ -22,6 +22,21 @@
 
 struct ossl;
 
+/*
+ * PostgreSQL 17's cancel connections (fe-cancel.c). pqtls is built with whatever
+ * libpq-fe.h the machine has (Debian 12's is 15's), so the type and the hooks
+ * are declared here when the header lacks them; the functions are bound only
+ * where the libpq in use exports them (13 to 16 do not).
+ */
+#ifndef LIBPQ_HAS_ASYNC_CANCEL
+typedef struct pg_cancel_conn PGcancelConn;
+#endif
+PGcancelConn *PQcancelCreate(PGconn *conn);
+int			PQcancelStart(PGcancelConn *cancelConn);
+int			PQcancelBlocking(PGcancelConn *cancelConn);
+PostgresPollingStatusType PQcancelPoll(PGcancelConn *cancelConn);
+void		PQcancelFinish(PGcancelConn *cancelConn);
+
 typedef struct pq_api
 {
 	const void *base;			/* load address of this libpq (dladdr's dli_fbase) */
@@ -47,6 +62,12 @@ typedef struct pq_api
 	void		(*PQreset) (PGconn *conn);
 	int			(*PQresetStart) (PGconn *conn);
 	PostgresPollingStatusType (*PQresetPoll) (PGconn *conn);
+	/* libpq 17+ (fe-cancel.c); NULL in a libpq without them. */
+	PGcancelConn *(*PQcancelCreate) (PGconn *conn);
+	int			(*PQcancelStart) (PGcancelConn *cancelConn);
+	int			(*PQcancelBlocking) (PGcancelConn *cancelConn);
+	PostgresPollingStatusType (*PQcancelPoll) (PGcancelConn *cancelConn);
+	void		(*PQcancelFinish) (PGcancelConn *cancelConn);
 
 	/* Helpers, from the same copy. */
 	PQconninfoOption *(*PQconninfo) (PGconn *conn);
@@ -87,7 +108,12 @@ typedef struct pq_api
 	X(PQpingParams) \
 	X(PQreset) \
 	X(PQresetStart) \
-	X(PQresetPoll)
+	X(PQresetPoll) \
+	X(PQcancelCreate) \
+	X(PQcancelStart) \
+	X(PQcancelBlocking) \
+	X(PQcancelPoll) \
+	X(PQcancelFinish)
 
 /* Their names, in place (nametab.h), in the order above; "" ends the list. */
 #define PQTLS_HOOK_NAME_MAX 32

@@ -23,6 +23,9 @@ typedef struct tls_info
  */
 void		tlsinfo_from_conn(tls_info *t, pq_api *pq, PGconn *conn, const peer_chain *captured);
 
+/* A connection whose SSL object is gone: t from its handshake, when that succeeded. */
+void		tlsinfo_from_handshake(tls_info *t, const handshake_info *h, const peer_chain *captured);
+
 /* Copy a chain (deep). */
 void		peer_chain_copy(peer_chain *dst, const peer_chain *src);
 

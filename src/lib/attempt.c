@@ -8,6 +8,7 @@
 #include "pqtls/attempt.h"
 #include "pqtls/record.h"
 #include "pqtls/rehearse.h"
+#include "pqtls/tlsinfo.h"
 
 /*
  * The recursion guard. libpq calls its own exported functions through its PLT
@@ -150,6 +151,9 @@ attempt_finish(attempt *a, PGconn *conn, outcome forced_outcome, bool use_forced
 	collect(a, conn, &d);
 	if (use_forced_outcome)
 		d.outcome = forced_outcome;
+	/* A cancel connection that did its work over TLS (its SSL object is freed by now). */
+	if (a->is_cancel && d.outcome == OUTCOME_OK && conn != NULL)
+		tlsinfo_from_handshake(&d.tls, &a->handshake, &a->captured);
 	a->conn = conn;				/* rehearse() may read the live TLS objects */
 	emit(a, &d);
 	a->conn = NULL;

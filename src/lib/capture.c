@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pqtls/attempt.h"
@@ -173,6 +174,24 @@ wrap_verify(verify_wrap *w, attempt *a, const ossl *o, SSL *ssl, int *mode)
 	return true;
 }
 
+/*
+ * What the handshake negotiated, read as libpq's PQsslAttribute() reads it
+ * (SSL_get_version, SSL_CIPHER_get_name of SSL_get_current_cipher): a cancel
+ * connection's SSL object is freed before libpq reports how it ended.
+ */
+static void
+note_handshake(handshake_info *h, const ossl *o, SSL *ssl, bool ok)
+{
+	memset(h, 0, sizeof(*h));
+	if (!ok || o->SSL_get_version == NULL || o->SSL_get_current_cipher == NULL ||
+		o->SSL_CIPHER_get_name == NULL)
+		return;
+	h->ok = true;
+	snprintf(h->protocol, sizeof(h->protocol), "%s", o->SSL_get_version(ssl));
+	snprintf(h->cipher, sizeof(h->cipher), "%s",
+			 o->SSL_CIPHER_get_name(o->SSL_get_current_cipher(ssl)));
+}
+
 /* Did SSL_connect() end the handshake, one way or the other? */
 static bool
 handshake_over(const ossl *o, SSL *ssl, int r)
@@ -228,6 +247,8 @@ SSL_connect(SSL *ssl)
 	if (a != NULL && o != NULL && handshake_over(o, ssl, r))
 	{
 		peer_chain	held = {0};
+
+		note_handshake(&a->handshake, o, ssl, r == 1);
 
 		tlsinfo_copy_chain(&held, o, ssl);
 		if (held.n > 0 || !(wrapped && w.copied))

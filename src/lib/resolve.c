@@ -341,6 +341,8 @@ static const binding bindings[] = {
 	BIND(PQconnectStart, 1), BIND(PQconnectStartParams, 1), BIND(PQconnectPoll, 1),
 	BIND(PQfinish, 1), BIND(PQping, 1), BIND(PQpingParams, 1), BIND(PQreset, 1),
 	BIND(PQresetStart, 1), BIND(PQresetPoll, 1),
+	BIND(PQcancelCreate, 0), BIND(PQcancelStart, 0), BIND(PQcancelBlocking, 0),
+	BIND(PQcancelPoll, 0), BIND(PQcancelFinish, 0),
 	BIND(PQconninfo, 1), BIND(PQconninfoParse, 1), BIND(PQconninfoFree, 1),
 	BIND(PQfreemem, 1), BIND(PQstatus, 1), BIND(PQerrorMessage, 1), BIND(PQhost, 1),
 	BIND(PQhostaddr, 0), BIND(PQport, 1), BIND(PQdb, 1), BIND(PQuser, 1),

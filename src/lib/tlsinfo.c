@@ -42,3 +42,21 @@ tlsinfo_free(tls_info *t)
 {
 	peer_chain_free(&t->chain);
 }
+
+/*
+ * A cancel connection of libpq 17 ends when the server closes it: PQcancelPoll()
+ * reads the end of the stream with pqReadData(), which drops the connection and
+ * frees its SSL object, and only then reports success (fe-cancel.c). What TLS it
+ * used is what its handshake negotiated, kept by capture.c.
+ */
+void
+tlsinfo_from_handshake(tls_info *t, const handshake_info *h, const peer_chain *captured)
+{
+	if (t->in_use || !h->ok)
+		return;
+	t->in_use = true;
+	copy_attr(t->protocol, sizeof(t->protocol), h->protocol);
+	copy_attr(t->cipher, sizeof(t->cipher), h->cipher);
+	if (captured != NULL && captured->n > 0 && t->chain.n == 0)
+		peer_chain_copy(&t->chain, captured);
+}

@@ -17,6 +17,10 @@
  *   pqcall PQcancelBlocking CONNINFO          (libpq 17+: PQconnectdb, a long query,
  *   pqcall PQcancelStart CONNINFO              then a cancel connection, blocking or
  *                                              driven by PQcancelPoll)
+ *   pqcall cancel-abandon CONNINFO            (the same, PQcancelStart then PQcancelFinish
+ *                                              at once: prints cancel=abandoned)
+ *   pqcall cancel-reset CONNINFO              (PQcancelBlocking, PQcancelReset, then
+ *                                              PQcancelBlocking again on the same object)
  *
  * Prints "status=ok" or "status=bad: <message>" (or "ping=N") and exits 0 when
  * the connection (or ping) succeeded, 1 when it did not, 2 on usage errors.
@@ -101,14 +105,24 @@ drive(PGconn *conn, PostgresPollingStatusType (*pollfn) (PGconn *))
 	return report(conn);
 }
 
+enum cancel_how
+{
+	CANCEL_POLL,				/* PQcancelStart, then PQcancelPoll */
+	CANCEL_BLOCKING,			/* PQcancelBlocking */
+	CANCEL_ABANDON,				/* PQcancelStart, then PQcancelFinish at once */
+	CANCEL_RESET,				/* PQcancelBlocking, PQcancelReset, PQcancelBlocking */
+};
+
 /*
  * A cancel connection (libpq 17's PQcancelCreate) for a query in progress: blocking
  * (PQcancelBlocking) or non-blocking (PQcancelStart, then PQcancelPoll as the
  * documentation's loop).
  */
 static int
-cancel_query(const char *conninfo, int blocking)
+cancel_query(const char *conninfo, enum cancel_how how)
 {
+	int			blocking = how == CANCEL_BLOCKING || how == CANCEL_RESET;
+
 	PGconn	   *conn;
 	PGcancelConn *cc;
 	PGresult   *res;
@@ -132,6 +146,18 @@ cancel_query(const char *conninfo, int blocking)
 	}
 	usleep(200 * 1000);			/* the server is sleeping by now */
 	cc = PQcancelCreate(conn);
+	if (how == CANCEL_ABANDON)
+	{
+		printf("cancel=%s\n", PQcancelStart(cc) ? "abandoned" : "bad");
+		PQcancelFinish(cc);
+		PQfinish(conn);			/* without waiting for the query */
+		return 0;
+	}
+	if (how == CANCEL_RESET)
+	{
+		printf("cancel=%s\n", PQcancelBlocking(cc) ? "ok" : "bad");
+		PQcancelReset(cc);
+	}
 	if (blocking)
 		ok = PQcancelBlocking(cc);
 	else
@@ -253,7 +279,12 @@ main(int argc, char **argv)
 		return drive(conn, PQresetPoll);
 	}
 	if (strcmp(api, "PQcancelBlocking") == 0 || strcmp(api, "PQcancelStart") == 0)
-		return cancel_query(argv[2], strcmp(api, "PQcancelBlocking") == 0);
+		return cancel_query(argv[2], strcmp(api, "PQcancelBlocking") == 0 ? CANCEL_BLOCKING :
+							CANCEL_POLL);
+	if (strcmp(api, "cancel-abandon") == 0)
+		return cancel_query(argv[2], CANCEL_ABANDON);
+	if (strcmp(api, "cancel-reset") == 0)
+		return cancel_query(argv[2], CANCEL_RESET);
 	if (strcmp(api, "abandon") == 0)
 	{
 		PGconn	   *conn = PQconnectStart(argv[2]);

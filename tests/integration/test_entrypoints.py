@@ -166,6 +166,8 @@ def test_only_hooks_are_exported(lib):
     names = sorted(line.split()[-1] for line in out.splitlines() if line.strip())
     names = [n for n in names if not n.startswith(("__asan", "__ubsan", "__sanitizer", "__lsan"))]
     assert names == sorted([
+        "PQcancelBlocking", "PQcancelCreate", "PQcancelFinish", "PQcancelPoll",
+        "PQcancelStart",
         "PQconnectPoll", "PQconnectStart", "PQconnectStartParams", "PQconnectdb",
         "PQconnectdbParams", "PQfinish", "PQping", "PQpingParams", "PQreset", "PQresetPoll",
         "PQresetStart", "PQsetdbLogin", "SSL_connect", "dlopen", "dlsym"]), names
