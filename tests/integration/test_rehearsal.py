@@ -8,7 +8,9 @@ intermediate. Both certificates name the cluster endpoint with a wildcard SAN.
 
 Every client configuration (six sslmodes x eight root file options x a host name that
 matches and one that does not, all with hostaddr=127.0.0.1; plus a sample set through
-PGSSLMODE/PGSSLROOTCERT and a service file; under libpq 17 and later, 45 more with
+PGSSLMODE/PGSSLROOTCERT and a service file; 20 with sslrootcert=system, the OpenSSL
+default store (libpq 16+; a missing file called "system" before) made a file or a hashed
+directory with SSL_CERT_FILE/SSL_CERT_DIR; under libpq 17 and later, 47 more with
 sslnegotiation=direct) runs with the server on the OLD certificate (phase 1), then again
 after the server rotates to the NEW chain (phase 2), each time:
 
@@ -45,6 +47,7 @@ import dataclasses
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -85,6 +88,11 @@ def rds_subject(cn):
 # ~/.postgresql/root.crt holding the old root ("home-old"), or nothing at all ("none").
 ROOT_FILES = ("old", "new", "both", "unrelated", "garbage", "missing")
 ROOTS = ROOT_FILES + ("home-old", "none")
+# sslrootcert=system (libpq 16+: the OpenSSL default store; before 16 a file called
+# "system", which does not exist): the store is SSL_CERT_FILE naming one of ROOT_FILES
+# ("system-old": the old root), or ("system-dir-new") SSL_CERT_DIR, a hashed directory
+# holding the new root, with SSL_CERT_FILE naming no file.
+SYSTEM_ROOTS = ("system-old", "system-new", "system-both", "system-dir-new")
 # The bundles the rehearsal judges against (PQTLS_BUNDLE).
 BUNDLES = ("new+old", "new")
 
@@ -103,6 +111,8 @@ class Pki:
     home_empty: str                  # a HOME without ~/.postgresql
     home_old: str                    # a HOME whose ~/.postgresql/root.crt is the old root
     service_file: str                # PGSERVICEFILE, one section per service config
+    store_dir_new: str = ""          # a hashed directory holding the new root (SSL_CERT_DIR)
+    store_dir_empty: str = ""        # an empty directory (SSL_CERT_DIR for file stores)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +160,15 @@ def pki(pg):
         os.chmod(h, 0o755)
 
     p = Pki(old_root, new_root, new_sub, old_server, new_server, new_chain, files, bundles,
-            new_root.cert, home_empty, home_old, os.path.join(d, "pg_service.conf"))
+            new_root.cert, home_empty, home_old, os.path.join(d, "pg_service.conf"),
+            os.path.join(d, "store-dir-new"), os.path.join(d, "store-dir-empty"))
+    os.makedirs(p.store_dir_new)
+    os.makedirs(p.store_dir_empty)
+    name_hash = subprocess.run(["openssl", "x509", "-noout", "-hash", "-in", new_root.cert],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    shutil.copyfile(new_root.cert, os.path.join(p.store_dir_new, name_hash + ".0"))
+    for h in (p.store_dir_new, p.store_dir_empty):
+        os.chmod(h, 0o755)
     with open(p.service_file, "w") as f:
         f.write("# services of the rotation rehearsal\n")
         for c in CONFIGS:
@@ -209,7 +227,19 @@ class Config:
             s["sslnegotiation"] = self.negotiation
         if self.root in ROOT_FILES:
             s["sslrootcert"] = pki.files[self.root]
+        elif self.root in SYSTEM_ROOTS:
+            s["sslrootcert"] = "system"
         return s
+
+    def store_env(self, pki):
+        """The OpenSSL default store of a SYSTEM_ROOTS configuration."""
+        if self.root == "system-dir-new":
+            return {"SSL_CERT_FILE": os.path.join(pki.store_dir_empty, "none.pem"),
+                    "SSL_CERT_DIR": pki.store_dir_new}
+        if self.root in SYSTEM_ROOTS:
+            return {"SSL_CERT_FILE": pki.files[self.root[len("system-"):]],
+                    "SSL_CERT_DIR": pki.store_dir_empty}
+        return {}
 
     def home(self, pki):
         return pki.home_old if self.root == "home-old" else pki.home_empty
@@ -228,6 +258,9 @@ class Config:
 
     def env(self, pki):
         """The environment this configuration needs (beyond HOME)."""
+        return dict(self.source_env(pki), **self.store_env(pki))
+
+    def source_env(self, pki):
         if self.source == "env":
             names = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
                      "sslnegotiation": "PGSSLNEGOTIATION"}
@@ -261,6 +294,15 @@ CONFIGS = [Config(mode, root, host) for mode in SSLMODES for root in ROOTS
     if host == M or root in ("both", "new")] + [
     Config("verify-full", "both", M, "env", "direct"), Config("require", "old", M, "env", "direct"),
     Config("verify-ca", "new", M, "service", "direct"),
+] + [
+    # sslrootcert=system: verify-full, set or (16+) by default, against each store; the
+    # weaker sslmodes that libpq 16+ refuses with it; and with direct TLS
+    Config(mode, root, host) for mode in (None, "verify-full") for root in SYSTEM_ROOTS
+    for host in (M, O)] + [
+    Config(mode, "system-both", M) for mode in ("disable", "prefer", "require", "verify-ca")
+] + [
+    Config("verify-full", "system-new", M, negotiation="direct"),
+    Config("require", "system-both", M, negotiation="direct"),
 ]
 
 
