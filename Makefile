@@ -80,7 +80,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(patsubst
 
 # Small real libpq programs the integration tests drive.
 # Some helpers include src/common files directly, so they depend on them too.
-$(BUILD)/tests/%: tests/helpers/%.c $(COMMON_SRC) $(wildcard include/pqtls/*.h)
+$(BUILD)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) $(COMMON_SRC) $(wildcard include/pqtls/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -pthread -o $@ $< -lpq
 

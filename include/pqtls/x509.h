@@ -6,7 +6,7 @@
  * connection path of the first connection. It is a reader for facts, not a
  * validator: signatures and chains are OpenSSL's job (judge.c).  The `pqtls`
  * command, which has no such budget, reads certificates with OpenSSL's X509_*
- * functions instead (cmd_bundle.c).
+ * functions instead (src/cli/certfacts.c).
  */
 #ifndef PQTLS_X509_H
 #define PQTLS_X509_H
@@ -88,6 +88,13 @@ bool		x509_same_subject_and_key(const x509_cert *a, const x509_cert *b);
  * key_len set; NULL on malformed input.
  */
 uint8_t    *x509_name_key(der_span name, size_t *key_len);
+
+/*
+ * An iPAddress SAN as text ("192.0.2.1", "2001:db8::1"): true for 4 or 16 octets,
+ * false for any other length (out untouched).
+ */
+#define X509_IP_TEXT_LEN 46		/* INET6_ADDRSTRLEN */
+bool		x509_ip_text(const uint8_t *octets, size_t len, char out[X509_IP_TEXT_LEN]);
 
 /* RFC 3339 UTC, "2061-05-20T23:00:00Z"; out needs 21 bytes. */
 void		x509_format_time(time_t t, char out[21]);

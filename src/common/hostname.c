@@ -210,7 +210,7 @@ hn_put_text(pqtls_buf *b, const uint8_t *s, size_t n)
 static void
 hn_put_name(pqtls_buf *b, const hn_name *n)
 {
-	char		addr[INET6_ADDRSTRLEN];
+	char		addr[X509_IP_TEXT_LEN];
 
 	switch (n->kind)
 	{
@@ -220,8 +220,7 @@ hn_put_name(pqtls_buf *b, const hn_name *n)
 			break;
 		case 'I':
 			buf_puts(b, "IP:");
-			if ((n->len == 4 && inet_ntop(AF_INET, n->value, addr, sizeof(addr))) ||
-				(n->len == 16 && inet_ntop(AF_INET6, n->value, addr, sizeof(addr))))
+			if (x509_ip_text(n->value, n->len, addr))
 				buf_puts(b, addr);
 			else
 			{

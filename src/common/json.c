@@ -10,6 +10,12 @@
  *
  * No locale-dependent function is used for JSON output: the interposer runs
  * inside programs that may have called setlocale().
+ *
+ * Hand-written rather than a JSON library (jansson, json-c): the writer runs in
+ * the interposer, which links nothing but the C library and must not bring a
+ * library of its own into every program it is preloaded into; and a record is
+ * written straight into one buffer, with the U+FFFD rule above, which those
+ * libraries do differently (jansson refuses invalid UTF-8 outright).
  */
 #include "pqtls/json.h"
 

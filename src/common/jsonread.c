@@ -7,6 +7,14 @@
  * input ends in an error, never outside the buffer.  Strings are checked
  * completely while they are scanned (escapes, surrogate pairs, UTF-8), so that
  * unescaping later cannot fail and always yields valid UTF-8.
+ *
+ * Hand-written rather than a JSON library (jansson, json-c), although only the
+ * `pqtls` command uses it (report): `pqtls report` reads millions of records,
+ * and this reader allocates nothing per record once the largest has been seen
+ * (tokens point into the line, jsonread.h), where those libraries build a tree
+ * of allocated nodes per value; its speed and flat memory are figures of the
+ * README (692,203 records/s; RSS the same for 100,000 and 1,000,000 records).
+ * It is one of the fuzz targets (fuzz/fuzz_jsonread.c).
  */
 #include "pqtls/jsonread.h"
 #include "pqtls/jsonread_parts.h"

@@ -7,6 +7,15 @@
  * about white space and strict about everything else: a block that is not
  * clean base64 of one certificate is reported as malformed, and the caller
  * may carry on with the next block.
+ *
+ * Hand-written rather than OpenSSL's PEM_read_bio_X509(): the library links no
+ * OpenSSL and indexes bundles before (and mostly without) calling the process's
+ * own (bundle.h: decoding the RDS bundle with OpenSSL costs ~150 million
+ * instructions).  The `pqtls` command, which could link OpenSSL's PEM reader,
+ * splits files with this one too (truststore.c, for `pqtls bundle`) on purpose:
+ * the command must see in a bundle the very certificates the library indexes,
+ * and count a malformed block and go on to the next, where PEM_read_bio_X509
+ * stops at the first bad block.  The certificates it then reads with OpenSSL.
  */
 #include "pqtls/pem.h"
 

@@ -4,7 +4,9 @@
  * The interposer fingerprints certificates without OpenSSL (it must not load
  * libcrypto into programs that never connect), so it carries its own hash.
  * Written for clarity rather than speed: it hashes a few kilobytes per
- * connection at most.
+ * connection at most.  Library only in practice: the `pqtls` command
+ * fingerprints with OpenSSL's EVP_Digest (src/cli/certfacts.c), and the unit
+ * tests hold this one to OpenSSL's answers.
  */
 #include "pqtls/sha256.h"
 

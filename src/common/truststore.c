@@ -3,6 +3,12 @@
  * (see truststore.h): which format a file is, PEM and DER, reading files, and
  * the certificate list.  The Java KeyStore reader is truststore_jks.c, the
  * PKCS#12 one (OpenSSL's) truststore_pkcs12.c.
+ *
+ * Only `pqtls bundle` reads trust files this way.  What is hand-written here and
+ * why: PEM blocks are split by pem.c, the library's own splitter, so that the
+ * command sees the certificates the library would index (pem.c says more);
+ * JKS has no C library at all (truststore_jks.c); PKCS#12 is OpenSSL's.  The
+ * certificates themselves are read with OpenSSL (src/cli/certfacts.c).
  */
 #include "pqtls/truststore.h"
 

@@ -9,9 +9,11 @@
  * budget).  The pieces: der.h (the DER reader), x509_name.c (Names as text),
  * x509_namekey.c (Names as comparison keys), x509_time.c (validity).
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "pqtls/x509_parts.h"
 
@@ -365,3 +367,18 @@ x509_free(x509_cert *c)
 	c->issuer = NULL;
 }
 
+/*
+ * The one place a SAN's address octets become text (the record's "san" list in
+ * record.c, the host-name judge's sentences in hostname.c): inet_ntop's forms, so
+ * they read as libpq's own messages and psql's do.  The `pqtls` command prints no
+ * SANs; were it to, it would ask OpenSSL (it reads certificates with it, certfacts.c).
+ */
+bool
+x509_ip_text(const uint8_t *octets, size_t len, char out[X509_IP_TEXT_LEN])
+{
+	if (len == 4)
+		return inet_ntop(AF_INET, octets, out, X509_IP_TEXT_LEN) != NULL;
+	if (len == 16)
+		return inet_ntop(AF_INET6, octets, out, X509_IP_TEXT_LEN) != NULL;
+	return false;
+}

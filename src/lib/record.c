@@ -5,7 +5,6 @@
  * reach a record except through libpq's error message, which is scrubbed of
  * every password the call carried or the environment holds.
  */
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,13 +111,11 @@ render_san(json_writer *w, const x509_cert *c)
 	for (int i = 0; i < c->n_san; i++)
 	{
 		const x509_san *s = &c->san[i];
-		char		ip[64];
+		char		ip[X509_IP_TEXT_LEN];
 
 		if (s->type == SAN_DNS)
 			json_stringn(w, (const char *) s->value, s->len);
-		else if (s->len == 4 && inet_ntop(AF_INET, s->value, ip, sizeof(ip)))
-			json_string(w, ip);
-		else if (s->len == 16 && inet_ntop(AF_INET6, s->value, ip, sizeof(ip)))
+		else if (x509_ip_text(s->value, s->len, ip))
 			json_string(w, ip);
 	}
 	json_end_array(w);

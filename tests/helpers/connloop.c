@@ -23,29 +23,23 @@
  * the system (arena + hblkhd). Exit status 0 when every connection that was not
  * abandoned succeeded, 1 otherwise, 2 on usage errors.
  */
-#include <errno.h>
 #include <malloc.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
+#include "attempt.h"
 
-enum kind
+/* The four entry points of attempt.h, then PQconnectStart closed at once. */
+#define K_ABANDON ATTEMPT_KINDS
+#define K_COUNT (ATTEMPT_KINDS + 1)
+
+static const char *
+kind_name(int k)
 {
-	K_CONNECTDB,
-	K_CONNECTDB_PARAMS,
-	K_CONNECT_START,
-	K_PING,
-	K_ABANDON,
-	K_COUNT
-};
-
-static const char *const kind_name[K_COUNT] = {
-	"PQconnectdb", "PQconnectdbParams", "PQconnectStart", "PQping", "abandoned"
-};
+	return k == K_ABANDON ? "abandoned" : attempt_name[k];
+}
 
 typedef struct target
 {
@@ -89,96 +83,23 @@ sample(long n)
 }
 
 static void
-report_failure(long n, const char *api, const char *msg)
+one(long n, int k, const char *info)
 {
-	char		flat[512];
-
-	snprintf(flat, sizeof(flat), "%s", msg ? msg : "(none)");
-	for (char *p = flat; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	printf("fail n=%ld api=%s error=%s\n", n, api, flat);
-}
-
-static PGconn *
-connect_nonblocking(const char *info)
-{
-	PGconn	   *conn = PQconnectStart(info);
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-
-	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
-		return conn;
-	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
-	{
-		struct pollfd pfd = {PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
-		int			r;
-
-		if (pfd.fd < 0)
-			break;
-		r = poll(&pfd, 1, 30000);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		st = PQconnectPoll(conn);
-	}
-	return conn;
-}
-
-static void
-one(long n, enum kind k, const char *info)
-{
-	PGconn	   *conn = NULL;
+	char		why[ATTEMPT_WHY_LEN];
 
 	by_kind[k]++;
-	switch (k)
+	if (k == K_ABANDON)
 	{
-		case K_PING:
-			{
-				PGPing		p = PQping(info);
-
-				if (p == PQPING_OK)
-					ok++;
-				else
-				{
-					char		msg[64];
-
-					snprintf(msg, sizeof(msg), "PQping returned %d", (int) p);
-					report_failure(n, kind_name[k], msg);
-					failed++;
-				}
-				return;
-			}
-		case K_ABANDON:
-			conn = PQconnectStart(info);
-			PQfinish(conn);
-			abandoned++;
-			return;
-		case K_CONNECTDB:
-			conn = PQconnectdb(info);
-			break;
-		case K_CONNECTDB_PARAMS:
-			{
-				const char *const kw[] = {"dbname", NULL};
-				const char *const val[] = {info, NULL};
-
-				conn = PQconnectdbParams(kw, val, 1);
-				break;
-			}
-		case K_CONNECT_START:
-			conn = connect_nonblocking(info);
-			break;
-		case K_COUNT:
-			break;
+		PQfinish(PQconnectStart(info));
+		abandoned++;
 	}
-	if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+	else if (attempt_run((enum attempt_kind) k, info, why))
 		ok++;
 	else
 	{
-		report_failure(n, kind_name[k], conn ? PQerrorMessage(conn) : "NULL connection");
+		printf("fail n=%ld api=%s error=%s\n", n, kind_name(k), why);
 		failed++;
 	}
-	PQfinish(conn);
 }
 
 int
@@ -242,14 +163,14 @@ main(int argc, char **argv)
 			if (t == NULL || (double) c->done / c->count < (double) t->done / t->count)
 				t = c;
 		}
-		one(n, (enum kind) ((n - 1) % K_COUNT), t->conninfo);
+		one(n, (int) ((n - 1) % K_COUNT), t->conninfo);
 		t->done++;
 		if (n % every == 0 || n == total)
 			sample(n);
 	}
 	printf("done attempts=%ld ok=%ld failed=%ld abandoned=%ld", total, ok, failed, abandoned);
 	for (int k = 0; k < K_COUNT; k++)
-		printf(" %s=%ld", kind_name[k], by_kind[k]);
+		printf(" %s=%ld", kind_name(k), by_kind[k]);
 	printf("\n");
 	free(targets);
 	return failed == 0 ? 0 : 1;

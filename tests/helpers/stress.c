@@ -42,7 +42,6 @@
  * not, 2 on usage errors, 3 when a child hung or died of a signal.
  */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -56,27 +55,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
-enum kind
-{
-	K_CONNECTDB,
-	K_CONNECTDB_PARAMS,
-	K_CONNECT_START,
-	K_PING,
-	K_COUNT
-};
-
-static const char *const kind_name[K_COUNT] = {
-	"PQconnectdb", "PQconnectdbParams", "PQconnectStart", "PQping"
-};
+#include "attempt.h"
 
 typedef struct counts
 {
 	atomic_long attempts;
 	atomic_long ok;
 	atomic_long failed;
-	atomic_long by_kind[K_COUNT];
+	atomic_long by_kind[ATTEMPT_KINDS];
 } counts;
 
 static const char *conninfo;
@@ -114,112 +100,30 @@ say(const char *fmt, ...)
 		;
 }
 
-/* libpq's message on one line. */
-static void
-report_failure(const char *api, const char *msg)
-{
-	char		flat[512];
-	size_t		i;
-
-	snprintf(flat, sizeof(flat), "%s", msg ? msg : "(none)");
-	for (i = 0; flat[i]; i++)
-		if (flat[i] == '\n' || flat[i] == '\r')
-			flat[i] = ' ';
-	say("fail pid=%ld api=%s error=%s", (long) getpid(), api, flat);
-}
-
-static enum kind
+static enum attempt_kind
 kind_of(int index, int salt)
 {
 	int			n = index + salt;
 
 	if (ping_every > 0 && n % ping_every == ping_every - 1)
-		return K_PING;
+		return ATTEMPT_PING;
 	if (nonblocking_every > 0 && n % nonblocking_every == 0)
-		return K_CONNECT_START;
-	return (n / 2) % 2 ? K_CONNECTDB_PARAMS : K_CONNECTDB;
+		return ATTEMPT_CONNECT_START;
+	return (n / 2) % 2 ? ATTEMPT_CONNECTDB_PARAMS : ATTEMPT_CONNECTDB;
 }
 
-/* PQconnectStart, then PQconnectPoll until it ends, waiting on the socket. */
-static PGconn *
-connect_nonblocking(const char *info)
-{
-	PGconn	   *conn = PQconnectStart(info);
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-
-	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
-		return conn;
-	for (;;)
-	{
-		struct pollfd pfd;
-		int			r;
-
-		if (st == PGRES_POLLING_OK || st == PGRES_POLLING_FAILED)
-			break;
-		pfd.fd = PQsocket(conn);
-		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-		pfd.revents = 0;
-		if (pfd.fd < 0)
-			break;
-		r = poll(&pfd, 1, 30000);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;				/* 30 s without progress: counted as failed */
-		st = PQconnectPoll(conn);
-	}
-	return conn;
-}
-
-/* One attempt of the given kind; true when it succeeded. */
+/* One attempt of the given kind, counted in c; true when it succeeded. */
 static bool
-attempt_one(enum kind k, counts *c, const char *info)
+attempt_one(enum attempt_kind k, counts *c, const char *info)
 {
-	PGconn	   *conn = NULL;
+	char		why[ATTEMPT_WHY_LEN];
 	bool		ok;
 
 	atomic_fetch_add(&c->attempts, 1);
 	atomic_fetch_add(&c->by_kind[k], 1);
-	switch (k)
-	{
-		case K_PING:
-			{
-				PGPing		p = PQping(info);
-
-				ok = p == PQPING_OK;
-				if (!ok)
-				{
-					char		msg[64];
-
-					snprintf(msg, sizeof(msg), "PQping returned %d", (int) p);
-					report_failure(kind_name[k], msg);
-				}
-				break;
-			}
-		case K_CONNECTDB:
-			conn = PQconnectdb(info);
-			break;
-		case K_CONNECTDB_PARAMS:
-			{
-				const char *const kw[] = {"dbname", NULL};
-				const char *const val[] = {info, NULL};
-
-				conn = PQconnectdbParams(kw, val, 1);
-				break;
-			}
-		case K_CONNECT_START:
-			conn = connect_nonblocking(info);
-			break;
-		case K_COUNT:
-			break;
-	}
-	if (k != K_PING)
-	{
-		ok = conn != NULL && PQstatus(conn) == CONNECTION_OK;
-		if (!ok)
-			report_failure(kind_name[k], conn ? PQerrorMessage(conn) : "NULL connection");
-		PQfinish(conn);
-	}
+	ok = attempt_run(k, info, why);
+	if (!ok)
+		say("fail pid=%ld api=%s error=%s", (long) getpid(), attempt_name[k], why);
 	atomic_fetch_add(ok ? &c->ok : &c->failed, 1);
 	return ok;
 }
@@ -244,8 +148,8 @@ print_counts(const char *role, counts *c)
 	say("proc pid=%ld role=%s attempts=%ld ok=%ld failed=%ld %s=%ld %s=%ld %s=%ld %s=%ld",
 		(long) getpid(), role, atomic_load(&c->attempts), atomic_load(&c->ok),
 		atomic_load(&c->failed),
-		kind_name[0], atomic_load(&c->by_kind[0]), kind_name[1], atomic_load(&c->by_kind[1]),
-		kind_name[2], atomic_load(&c->by_kind[2]), kind_name[3], atomic_load(&c->by_kind[3]));
+		attempt_name[0], atomic_load(&c->by_kind[0]), attempt_name[1], atomic_load(&c->by_kind[1]),
+		attempt_name[2], atomic_load(&c->by_kind[2]), attempt_name[3], atomic_load(&c->by_kind[3]));
 }
 
 /* A forked child: a few attempts of every kind of its own, then exit. */
@@ -253,7 +157,9 @@ static void
 child_main(int number)
 {
 	static counts mine;			/* a fresh copy in this process */
-	static const enum kind order[] = {K_CONNECTDB, K_CONNECT_START, K_PING, K_CONNECTDB_PARAMS};
+	static const enum attempt_kind order[] = {
+		ATTEMPT_CONNECTDB, ATTEMPT_CONNECT_START, ATTEMPT_PING, ATTEMPT_CONNECTDB_PARAMS
+	};
 	bool		all_ok = true;
 
 	/* Let gdb attach even where Yama allows tracing descendants only. */

@@ -106,6 +106,23 @@ def test_reset_is_recorded(pg, home, lib, api):
     assert reset["tls"]["peer"]["sha256"] == pg.server.sha256
 
 
+def test_peer_names_in_record(pg, home, lib):
+    """The record lists the server certificate's subjectAltNames in their order: DNS
+    names as written, addresses as inet_ntop writes them (x509_ip_text)."""
+    import ipaddress
+    import socket
+    sans = ["DNS:db.example.internal", "IP:127.0.0.1", "IP:0:0:0:0:0:0:0:1",
+            "DNS:*.example.internal", "IP:2001:DB8:0:0:0:0:0:5", "IP:::ffff:192.0.2.7"]
+    pg.set_server_cert(pg.make_cert("db.example.internal", sans=sans))
+    r = same_as_plain(pg, home, pqcall("PQconnectdb", pg.conninfo(sslmode="require")))
+    def ntop(v):
+        packed = ipaddress.ip_address(v).packed
+        return socket.inet_ntop(socket.AF_INET if len(packed) == 4 else socket.AF_INET6, packed)
+    want = [v if k == "DNS" else ntop(v) for k, v in (x.split(":", 1) for x in sans)]
+    assert want[2] == "::1" and want[4] == "2001:db8::5", want   # RFC 5952 forms
+    assert r.record["tls"]["peer"]["san"] == want, r.describe()
+
+
 def test_abandoned_nonblocking_connect(pg, home, lib):
     """PQconnectStart, then PQfinish before polling: one record, outcome abandoned."""
     r = same_as_plain(pg, home, pqcall("abandon", pg.conninfo()))
