@@ -971,8 +971,14 @@ def main():
     text = render_text()
     print(text)
     md = render_md(env_lines, duration)
+    # bench/report_scale.py's section at the end is kept (measured on its own)
+    keep = ""
+    if os.path.exists(OUT_MD):
+        old = open(OUT_MD).read()
+        at = old.find("<!-- bench/report_scale.py: from here to the end -->")
+        keep = "\n" + old[at:] if at >= 0 else ""
     with open(OUT_MD, "w") as f:
-        f.write(md + "\n")
+        f.write(md + "\n" + keep)
     met = sum(r["verdict"].startswith("PASS") for r in ROWS)
     missed = sum(r["verdict"].startswith("MISS") for r in ROWS)
     noisy = sum(r["verdict"].endswith("(noisy)") for r in ROWS)

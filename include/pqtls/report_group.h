@@ -149,11 +149,20 @@ typedef struct report_group
 	int			status;			/* enum report_status, set by report_table_sorted() */
 } report_group;
 
-/* The groups, by key (a hash table). */
+/*
+ * The groups, by key: an open-addressing index (each slot a group and its
+ * hash, linear probing, at most half full) over the groups in the order they
+ * came.  One probe usually lands on the group, where a chained table walks a
+ * list of entries scattered in memory at every record.
+ */
 typedef struct report_table
 {
-	struct report_entry *head;
+	report_group **groups;		/* every group, in the order they came */
 	long		ngroups;
+	size_t		groups_cap;
+	report_group **slot;		/* nslot entries (a power of two), NULL: empty */
+	uint32_t   *slot_hash;		/* the hash of slot[i]'s key */
+	size_t		nslot;
 	char	   *key;			/* scratch: the key of the record being added */
 	size_t		key_cap;
 } report_table;

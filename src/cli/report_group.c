@@ -1,8 +1,8 @@
 /*
- * report_group.c: the groups of `pqtls report` (report_group.h): a uthash
- * table by key, what one record adds to its group, and the order groups are
- * listed in.  Each group copies only what it keeps, and only when that
- * changes, so memory follows the number of groups, not of records.
+ * report_group.c: the groups of `pqtls report` (report_group.h): an
+ * open-addressing index by key, what one record adds to its group, and the
+ * order groups are listed in.  Each group copies only what it keeps, and only
+ * when that changes, so memory follows the number of groups, not of records.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,18 +13,7 @@
 #include "pqtls/report.h"
 #include "pqtls/report_group.h"
 
-static unsigned key_hash(const void *key, size_t n);
-
-#define uthash_fatal(msg) report_out_of_memory()
-#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = key_hash((keyptr), (keylen)))
-#include <uthash.h>
-
-/* A group in the table (the hash handle stays out of report_group.h). */
-typedef struct report_entry
-{
-	report_group g;
-	UT_hash_handle hh;
-} report_entry;
+static uint32_t key_hash(const void *key, size_t n);
 
 const char *const report_rotation_names[ROT_KINDS] = {"unaffected", "ready", "downgrades", "breaks"};
 const char *const report_verdict_names[V_KINDS] = {"breaks", "downgrades", "ready", "unaffected", "passes", "unjudged"};
@@ -132,7 +121,7 @@ static uint64_t hash_seed;
  * of hundred bytes; uthash's byte-oriented Jenkins hash costs several times
  * as much per record.
  */
-static unsigned
+static uint32_t
 key_hash(const void *key, size_t n)
 {
 	const unsigned char *p = key;
@@ -155,7 +144,7 @@ key_hash(const void *key, size_t n)
 	h ^= h >> 29;
 	h *= 0x94D049BB133111EBULL;
 	h ^= h >> 32;
-	return (unsigned) h;
+	return (uint32_t) h;
 }
 
 /* Once per process, from the clock, the pid and an address. */
@@ -237,27 +226,77 @@ key_split(report_group *g)
 
 /* ----------------------------------------------------------------- table */
 
+/* Twice the slots, every group put back by its hash. */
+static void
+grow_index(report_table *t)
+{
+	size_t		n = t->nslot ? t->nslot * 2 : 1024;
+	report_group **slot = report_xcalloc(n, sizeof(*slot));
+	uint32_t   *hash = report_xcalloc(n, sizeof(*hash));
+
+	for (size_t i = 0; i < t->nslot; i++)
+	{
+		size_t		k;
+
+		if (t->slot[i] == NULL)
+			continue;
+		for (k = t->slot_hash[i] & (n - 1); slot[k] != NULL; k = (k + 1) & (n - 1))
+			;
+		slot[k] = t->slot[i];
+		hash[k] = t->slot_hash[i];
+	}
+	free(t->slot);
+	free(t->slot_hash);
+	t->slot = slot;
+	t->slot_hash = hash;
+	t->nslot = n;
+}
+
+static report_group *
+new_group(report_table *t, size_t keylen)
+{
+	report_group *g = report_xcalloc(1, sizeof(*g));
+
+	g->key = report_xmalloc(keylen);
+	memcpy(g->key, t->key, keylen);
+	g->keylen = keylen;
+	key_split(g);
+	g->rot_worst = ROT_NONE;
+	g->last_pid = -1;
+	if ((size_t) t->ngroups == t->groups_cap)
+	{
+		t->groups_cap = t->groups_cap ? t->groups_cap * 2 : 256;
+		t->groups = realloc(t->groups, t->groups_cap * sizeof(*t->groups));
+		if (t->groups == NULL)
+			report_out_of_memory();
+	}
+	t->groups[t->ngroups++] = g;
+	return g;
+}
+
 report_group *
 report_table_get(report_table *t, const report_slice key[K_COUNT])
 {
 	size_t		keylen;
-	report_entry *e;
+	uint32_t	h;
+	size_t		k;
+	report_group *g;
 
 	seed_hash(t);
 	keylen = build_key(t, key);
-	HASH_FIND(hh, t->head, t->key, keylen, e);
-	if (e != NULL)
-		return &e->g;
-	e = report_xcalloc(1, sizeof(*e));
-	e->g.key = report_xmalloc(keylen);
-	memcpy(e->g.key, t->key, keylen);
-	e->g.keylen = keylen;
-	key_split(&e->g);
-	e->g.rot_worst = ROT_NONE;
-	e->g.last_pid = -1;
-	HASH_ADD_KEYPTR(hh, t->head, e->g.key, e->g.keylen, e);
-	t->ngroups++;
-	return &e->g;
+	h = key_hash(t->key, keylen);
+	if (t->nslot == 0)
+		grow_index(t);
+	for (k = h & (t->nslot - 1); (g = t->slot[k]) != NULL; k = (k + 1) & (t->nslot - 1))
+		if (t->slot_hash[k] == h && g->keylen == keylen &&
+			memcmp(g->key, t->key, keylen) == 0)
+			return g;
+	g = new_group(t, keylen);
+	t->slot[k] = g;
+	t->slot_hash[k] = h;
+	if ((size_t) t->ngroups * 2 > t->nslot)
+		grow_index(t);
+	return g;
 }
 
 static void
@@ -272,24 +311,19 @@ group_free(report_group *g)
 	free(g->dry_reason);
 	free(g->dry_detail);
 	free(g->rot_detail);
+	free(g);
 }
 
 void
 report_table_free(report_table *t)
 {
-	report_entry *e,
-			   *tmp;
-
-	HASH_ITER(hh, t->head, e, tmp)
-	{
-		HASH_DEL(t->head, e);
-		group_free(&e->g);
-		free(e);
-	}
+	for (long i = 0; i < t->ngroups; i++)
+		group_free(t->groups[i]);
+	free(t->groups);
+	free(t->slot);
+	free(t->slot_hash);
 	free(t->key);
-	t->key = NULL;
-	t->key_cap = 0;
-	t->ngroups = 0;
+	memset(t, 0, sizeof(*t));
 }
 
 /* ------------------------------------------------------------- one record */
@@ -301,7 +335,8 @@ report_group_pid(report_group *g, long long pid)
 	unsigned	mask,
 				h;
 
-	if (pid == g->last_pid || v == 0)
+	/* Once past the exact count, no pid can change what is reported. */
+	if (pid == g->last_pid || v == 0 || g->pids_more)
 		return;
 	g->last_pid = pid;
 	if (g->pidcap == 0)
@@ -436,10 +471,10 @@ report_table_sorted(report_table *t, size_t *n)
 	report_group **v = report_xmalloc(sizeof(report_group *) * (size_t) (t->ngroups + 1));
 	size_t		i = 0;
 
-	for (report_entry *e = t->head; e != NULL; e = e->hh.next)
+	for (long k = 0; k < t->ngroups; k++)
 	{
-		e->g.status = group_status(&e->g);
-		v[i++] = &e->g;
+		t->groups[k]->status = group_status(t->groups[k]);
+		v[i++] = t->groups[k];
 	}
 	qsort(v, i, sizeof(report_group *), group_cmp);
 	*n = i;

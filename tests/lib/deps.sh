@@ -44,6 +44,8 @@ libhikaricp-java
 libslf4j-java
 chromium
 prometheus
+time
+systemd
 '
 
 installed_packages() {
