@@ -19,6 +19,7 @@ SAN     ?=
 BUILD   ?= build
 VERSION := 0.1.0
 
+JAVA_INCLUDE ?= /usr/lib/jvm/default-java/include
 PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -36,12 +37,16 @@ LIB_LDFLAGS := -shared -nostartfiles -Wl,-z,nodelete -Wl,-z,defs -Wl,-Bsymbolic-
 
 COMMON_SRC := $(wildcard src/common/*.c)
 LIB_SRC    := $(wildcard src/lib/*.c)
+JVM_SRC    := $(wildcard src/jvm/*.c)
 CLI_SRC    := $(wildcard src/cli/*.c)
 
 LIB_OBJ    := $(patsubst src/%.c,$(BUILD)/pic/%.o,$(LIB_SRC) $(COMMON_SRC))
 CLI_OBJ    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(COMMON_SRC))
 
+JVM_OBJ    := $(patsubst src/%.c,$(BUILD)/pic/%.o,$(JVM_SRC) $(COMMON_SRC))
+
 LIB := $(BUILD)/libpqtls.so
+JVMLIB := $(BUILD)/libpqtls-jvm.so
 CLI := $(BUILD)/pqtls
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -52,16 +57,26 @@ HELPER_BIN := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 PYTHON  := /usr/bin/python3
 TEST_PATHS ?= tests
 
-.PHONY: all lib cli tests test test-matrix unit integration demo asan asan-ci bench install clean deps fuzz fuzz-smoke
+.PHONY: all lib cli jvm tests test test-matrix unit integration demo asan asan-ci bench install clean deps fuzz fuzz-smoke
 
-all: lib cli
+all: lib cli jvm
 
 lib: $(LIB)
+jvm: $(JVMLIB)
 cli: $(CLI)
 
 $(BUILD)/pic/%.o: src/%.c $(wildcard include/pqtls/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+
+# The JVM agent is a library of its own, loaded only by JVMs (-agentpath:),
+# so libpqtls.so's load budget and its exported names stay what they are.
+$(BUILD)/pic/jvm/%.o: src/jvm/%.c $(wildcard include/pqtls/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -isystem $(JAVA_INCLUDE) -isystem $(JAVA_INCLUDE)/linux $(LIB_CFLAGS) -c -o $@ $<
+
+$(JVMLIB): $(JVM_OBJ)
+	$(CC) -shared -Wl,-z,defs -Wl,-Bsymbolic-functions -Wl,--as-needed -pthread $(SAN) -o $@ $^
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/pqtls/*.h)
 	@mkdir -p $(dir $@)
@@ -158,6 +173,7 @@ install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libpqtls.so
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/pqtls
+	install -m 0755 $(JVMLIB) $(DESTDIR)$(LIBDIR)/libpqtls-jvm.so
 	if [ -f doc/pqtls.1 ]; then install -m 0644 doc/pqtls.1 $(DESTDIR)$(MANDIR)/man1/pqtls.1; fi
 
 clean:

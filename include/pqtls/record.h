@@ -32,10 +32,9 @@ void		record_emit(const attempt *a, const record_data *d);
 
 void		record_data_free(record_data *d);
 
-/* A certificate as the record shows it: subject, issuer, not_after, sha256, san. */
-void		record_render_cert(json_writer *w, const uint8_t *der, size_t len);
+#include "pqtls/certjson.h"	/* record_render_cert() */
 
-/* Replace every secret of g in s (in place, same length or shorter). */
+/* Replace every secret of g in s (in place, same length or shorter; scrub.h). */
 void		record_scrub(char *s, const given *g);
 
 #endif

@@ -14,9 +14,10 @@
 #include "pqtls/annotate.h"
 #include "pqtls/record.h"
 #include "pqtls/rehearsal.h"
-#include "pqtls/sha256.h"
+#include "pqtls/scrub.h"
 #include "pqtls/sink.h"
 #include "pqtls/x509.h"
+#include "pqtls/certjson.h"
 
 static char exe_path[4096];
 static pthread_once_t exe_once = PTHREAD_ONCE_INIT;
@@ -62,89 +63,14 @@ outcome_name(outcome o)
 	return "failed";
 }
 
-/*
- * Mask every occurrence of every secret, in place and in one pass per secret:
- * the mask is never longer than what it replaces, so the text only shrinks.
- * The search goes on after each occurrence, never inside the mask just
- * written (a secret made of '*' would be found in it for ever), and nothing
- * is moved more than once (a message of a megabyte holding a one-letter
- * password a million times must not cost a million moves of the rest).
- */
+/* Mask every secret the call carried (scrub.c says how). */
 void
 record_scrub(char *s, const given *g)
 {
-	static const char mask[] = "********";
-
 	if (s == NULL)
 		return;
 	for (int i = 0; i < g->n_secrets; i++)
-	{
-		const char *secret = g->secrets[i];
-		size_t		slen = strlen(secret);
-		size_t		mlen = slen < sizeof(mask) - 1 ? slen : sizeof(mask) - 1;
-		char	   *r = s,		/* where the search goes on */
-				   *w = s,		/* where the scrubbed text goes */
-				   *hit;
-
-		if (slen == 0)
-			continue;
-		while ((hit = strstr(r, secret)) != NULL)
-		{
-			size_t		keep = (size_t) (hit - r);
-
-			memmove(w, r, keep);
-			w += keep;
-			memcpy(w, mask, mlen);
-			w += mlen;
-			r = hit + slen;
-		}
-		if (w != r)
-			memmove(w, r, strlen(r) + 1);
-	}
-}
-
-static void
-render_san(json_writer *w, const x509_cert *c)
-{
-	json_key(w, "san");
-	json_begin_array(w);
-	for (int i = 0; i < c->n_san; i++)
-	{
-		const x509_san *s = &c->san[i];
-		char		ip[X509_IP_TEXT_LEN];
-
-		if (s->type == SAN_DNS)
-			json_stringn(w, (const char *) s->value, s->len);
-		else if (x509_ip_text(s->value, s->len, ip))
-			json_string(w, ip);
-	}
-	json_end_array(w);
-}
-
-/* subject, issuer, not_after, sha256 and san of one DER certificate. */
-void
-record_render_cert(json_writer *w, const uint8_t *der, size_t len)
-{
-	x509_cert  *c = malloc(sizeof(*c));
-	char		hex[2 * SHA256_LEN + 1],
-				when[21];
-
-	json_begin_object(w);
-	sha256_hex(der, len, hex);
-	if (c != NULL && x509_parse(der, len, c) == 0)
-	{
-		json_kv_string(w, "subject", c->subject);
-		json_kv_string(w, "issuer", c->issuer);
-		x509_format_time(c->not_after, when);
-		json_kv_string(w, "not_after", when);
-		json_kv_string(w, "sha256", hex);
-		render_san(w, c);
-		x509_free(c);
-	}
-	else
-		json_kv_string(w, "sha256", hex);
-	free(c);
-	json_end_object(w);
+		scrub_secret(s, g->secrets[i]);
 }
 
 static void
