@@ -45,6 +45,9 @@ typedef struct file_view
 	/* With --new-ca: for each new CA, the 1-based index holding it here (0 none). */
 	int		   *held_by;
 	int			held;
+	/* Why libpq's OpenSSL would refuse the file as sslrootcert (trustfile.h); NULL when it loads it. */
+	char	   *libpq_problem;
+	bool		libpq_checked;	/* false for standard input: there is no file to load */
 } file_view;
 
 /* Read and judge one file; false when it cannot be read (f->error says why). */

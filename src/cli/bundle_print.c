@@ -180,6 +180,12 @@ text_summary(FILE *out, const file_view *f)
 	}
 	fputc('\n', out);
 	fprintf(out, "  %-14s%s\n", "flaws", n ? buf : "none");
+	if (f->libpq_problem != NULL)
+	{
+		fprintf(out, "  %-14s%s", "libpq", "CANNOT USE this file (sslrootcert, PQTLS_BUNDLE): ");
+		bundle_put_clean(out, f->libpq_problem);
+		fputc('\n', out);
+	}
 }
 
 /* Up to three subjects, then "and N more". */
@@ -207,6 +213,11 @@ static void
 text_verdict(FILE *out, const file_view *f, const file_view *newca, int readable_new)
 {
 	fprintf(out, "  %-14s", "new CA");
+	if (f->held > 0 && f->libpq_problem != NULL)
+	{
+		fputs("held, but of no use: libpq cannot load this file (see libpq above)\n", out);
+		return;
+	}
 	if (f->held == 0)
 	{
 		fputs("does NOT hold any of the new CAs (", out);
@@ -341,6 +352,16 @@ bundle_json_file(json_writer *w, const file_view *f, bool read_ok, const file_vi
 	json_kv_int(w, "same_subject_and_key", f->same_key);
 	json_kv_int(w, "unreadable", f->unreadable);
 	json_end_object(w);
+	json_key(w, "libpq");
+	if (!f->libpq_checked)
+		json_null(w);
+	else
+	{
+		json_begin_object(w);
+		json_kv_bool(w, "usable", f->libpq_problem == NULL);
+		json_kv_string(w, "problem", f->libpq_problem);
+		json_end_object(w);
+	}
 	json_key(w, "new_ca");
 	if (newca == NULL)
 		json_null(w);

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pqtls/bundle.h"
 #include "pqtls/bundle_view.h"
+#include "pqtls/trustfile.h"
 
 /* ---------------------------------------------------------------------
  * Reading and judging one file
@@ -99,7 +101,26 @@ bundle_view_free(file_view *f)
 	free(f->items);
 	free(f->held_by);
 	free(f->error);
+	free(f->libpq_problem);
 	cert_list_free(&f->list);
+}
+
+/*
+ * The interposer's rule (trustfile.h), with the OpenSSL this command links, for
+ * the files a libpq could be given: PEM and DER (a Java or PKCS#12 trust store
+ * is a JVM's, judged by pgjdbc's rules).
+ */
+static void
+check_for_libpq(file_view *f, const char *path)
+{
+	bundle	   *b;
+
+	if ((f->list.format != TS_FORMAT_PEM && f->list.format != TS_FORMAT_DER) ||
+		strcmp(path, "-") == 0 || (b = bundle_load(path)) == NULL)
+		return;
+	f->libpq_problem = trustfile_problem(ossl_static(), b);
+	f->libpq_checked = true;
+	bundle_release(b);
 }
 
 bool
@@ -109,6 +130,7 @@ bundle_view_load(file_view *f, const char *path, const char *password, time_t no
 	f->path = path;
 	if (truststore_read(path, password, &f->list, &f->error) != 0)
 		return false;
+	check_for_libpq(f, path);
 	f->items = calloc((size_t) f->list.n, sizeof(bundle_item));
 	if (f->items == NULL)
 		goto oom;

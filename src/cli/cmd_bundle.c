@@ -8,9 +8,14 @@
  * the new CA?", with the same meaning as the interposer's after_rotation: a
  * certificate with the same subject and the same public key.
  *
+ * Each file is also judged as libpq would load it as sslrootcert (trustfile.h:
+ * the interposer's rule, with the OpenSSL this command links), and flagged when
+ * libpq would refuse it (a damaged block, DER, no certificate).
+ *
  * Exit 0 every file read (and, with --new-ca, every one holds a new CA);
- * 1 with --new-ca when some file holds none; 2 when a file cannot be read or
- * is not a certificate store, and on usage errors.
+ * 1 with --new-ca when some file holds none, or holds one but libpq cannot
+ * load it; 2 when a file cannot be read or is not a certificate store, and on
+ * usage errors.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -32,6 +37,8 @@ static const char usage[] =
 	"SHA-256 of its DER, and flags the flaws: expired, not-yet-valid, not-a-ca (no\n"
 	"basicConstraints cA), duplicate (the same certificate earlier in the file),\n"
 	"same-subject-and-key (another certificate for the same CA earlier in the file).\n"
+	"A file libpq cannot load as sslrootcert (OpenSSL refuses it: a damaged block,\n"
+	"DER, no certificate) is flagged with OpenSSL's reason.\n"
 	"\n"
 	"A FILE may be a PEM bundle (any number of certificates), one DER certificate,\n"
 	"a Java KeyStore (JKS or JCEKS: certificates are listed without the password)\n"
@@ -48,8 +55,8 @@ static const char usage[] =
 	"  --format text|json  text for people (default), json for scripts\n"
 	"\n"
 	"Exit status: 0 every file read (and with --new-ca, every file holds a new CA),\n"
-	"1 with --new-ca when some file holds none of them, 2 when a file cannot be read\n"
-	"or is not a certificate store, or on a usage error.\n";
+	"1 with --new-ca when some file holds none of them or libpq cannot load it, 2 when\n"
+	"a file cannot be read or is not a certificate store, or on a usage error.\n";
 
 enum output_format
 {
@@ -305,8 +312,8 @@ cmd_bundle(int argc, char **argv)
 			fprintf(stderr, "pqtls bundle: %s\n", f.error ? f.error : "out of memory");
 			exit_code = 2;
 		}
-		else if (nnew > 0 && f.held == 0 && exit_code == 0)
-			exit_code = 1;
+		else if (nnew > 0 && (f.held == 0 || f.libpq_problem != NULL) && exit_code == 0)
+			exit_code = 1;	/* a new CA in a file libpq refuses helps no connection */
 
 		if (format == OUT_JSON)
 			bundle_json_file(&w, &f, ok, nnew > 0 ? &newca : NULL);

@@ -375,7 +375,10 @@ def test_der_file(cli, certs, tmpdir_path):
     with open(der, "rb") as fh:
         assert f["certificates"][0]["sha256"] == hashlib.sha256(fh.read()).hexdigest()
     assert f["certificates"][0]["subject"] == "CN=pqtls DER CA"
-    assert bundle(cli, "--new-ca", ca, der).returncode == 0
+    # A DER file is listed, and flagged: libpq reads its root file as PEM only.
+    assert f["libpq"]["usable"] is False and "DER" in f["libpq"]["problem"]
+    r = bundle(cli, "--new-ca", ca, der)
+    assert r.returncode == 1 and "held, but of no use: libpq cannot load this file" in r.stdout
     assert bundle(cli, "--new-ca", der, ca).returncode == 0
 
 
@@ -548,3 +551,57 @@ def test_help_version_and_usage_errors(cli, certs):
     r = bundle(cli, "--", ca)
     assert r.returncode == 0
     assert bundle(cli, "--format=json", ca).returncode == 0
+
+
+# ---------------------------------------------------------------- as libpq loads it
+
+def _trust_file_kinds(pg, d):
+    """Files holding the test server's CA, in the forms found on real machines; the value
+    says whether libpq's OpenSSL loads it as a root file."""
+    with open(pg.ca_file) as f:
+        ca = f.read().strip() + "\n"
+    with open(pg.wrong_ca_file) as f:
+        other = f.read().strip() + "\n"
+    lines = other.splitlines(True)
+    kinds = {
+        "plain": (write(os.path.join(d, "plain.pem"), ca + other), True),
+        "damaged block": (write(os.path.join(d, "damaged.pem"),
+                                ca + "".join(lines[:3] + lines[6:])), False),
+        "text and CRLF": (os.path.join(d, "crlf.pem"), True),
+        "no certificate": (write(os.path.join(d, "text.pem"), "see the wiki\n"), False),
+        "DER": (os.path.join(d, "ca.der"), False),
+    }
+    with open(kinds["text and CRLF"][0], "w", newline="") as f:
+        f.write(("# the CA\n" + ca + "subject=another\n" + other).replace("\n", "\r\n"))
+    with open(kinds["DER"][0], "wb") as f:
+        f.write(ssl.PEM_cert_to_DER_cert(ca))
+    return kinds
+
+
+def test_flags_the_files_libpq_refuses(cli, pg, tmpdir_path):
+    """`pqtls bundle` says of each file what libpq then does with it: psql with the file
+    as sslrootcert (verify-ca) connects exactly when the file is not flagged, and the
+    flag carries OpenSSL's own reason, the one psql prints."""
+    for kind, (path, loads) in _trust_file_kinds(pg, tmpdir_path).items():
+        r = harness.run_plain([pg.bin("psql"), "-X", "-A", "-t", "-c", "select 1", "-d",
+                               pg.conninfo(sslmode="verify-ca", sslrootcert=path)])
+        psql_ok = r.returncode == 0 and r.stdout.strip() == "1"
+        assert psql_ok == loads, (kind, r.stdout, r.stderr)
+        out = bundle(cli, path)
+        if kind == "no certificate":
+            # Not a certificate store at all: an error of the command (exit 2).
+            assert out.returncode == 2 and "not a certificate store" in out.stderr
+            continue
+        assert out.returncode == 0, (kind, out.stdout, out.stderr)
+        flagged = [l for l in out.stdout.splitlines() if l.startswith("  libpq ")]
+        doc = bundle_json(cli, path)["files"][0]["libpq"]
+        assert doc["usable"] == loads, (kind, doc)
+        if loads:
+            assert flagged == [] and doc["problem"] is None, (kind, out.stdout)
+            continue
+        assert len(flagged) == 1 and "CANNOT USE this file" in flagged[0], (kind, out.stdout)
+        # psql: could not read root certificate file "...": <OpenSSL's reason>
+        reason = r.stderr.strip().rsplit(": ", 1)[-1]
+        assert "SSL_CTX_load_verify_locations): " + reason in doc["problem"], \
+            (kind, reason, doc["problem"])
+        assert doc["problem"] in flagged[0]

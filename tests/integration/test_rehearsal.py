@@ -47,6 +47,7 @@ import dataclasses
 import hashlib
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -88,13 +89,58 @@ def rds_subject(cn):
 # ~/.postgresql/root.crt holding the old root ("home-old"), or nothing at all ("none").
 ROOT_FILES = ("old", "new", "both", "unrelated", "garbage", "missing")
 ROOTS = ROOT_FILES + ("home-old", "none")
+# Trust files as they are found on real machines (issue 10), which libpq's OpenSSL loads
+# (usable) or refuses whole (every connection that reads it fails):
+#   both+damaged   both roots and one damaged CERTIFICATE block (lines lost)   refused
+#   new-der        the new root in DER                                         refused
+#   both-crlf      both roots, CRLF line ends and text between the blocks      usable
+#   sub-only       the new subordinate CA alone (an intermediate-only file)    usable
+#   empty          an empty file                                               refused
+KIND_FILES = ("both+damaged", "new-der", "both-crlf", "sub-only", "empty")
 # sslrootcert=system (libpq 16+: the OpenSSL default store; before 16 a file called
 # "system", which does not exist): the store is SSL_CERT_FILE naming one of ROOT_FILES
 # ("system-old": the old root), or ("system-dir-new") SSL_CERT_DIR, a hashed directory
 # holding the new root, with SSL_CERT_FILE naming no file.
-SYSTEM_ROOTS = ("system-old", "system-new", "system-both", "system-dir-new")
-# The bundles the rehearsal judges against (PQTLS_BUNDLE).
+#
+# "system-both+damaged": SSL_CERT_FILE holds both roots and a damaged block; libpq loads
+# the store with SSL_CTX_set_default_verify_paths, which never fails: such a file trusts
+# nothing.
+SYSTEM_ROOTS = ("system-old", "system-new", "system-both", "system-dir-new",
+                "system-both+damaged")
+# The bundles the rehearsal judges against (PQTLS_BUNDLE), and the trust-file kinds as
+# bundles, which a sample of configurations (KIND_BUNDLE_CONFIGS) is also judged against.
 BUNDLES = ("new+old", "new")
+KIND_BUNDLES = ("new+old+damaged", "new-der", "new+old-crlf")
+
+
+def damaged(path, out):
+    """The PEM file at path with three base64 lines of its body lost (a bad copy)."""
+    with open(path) as f:
+        lines = f.read().splitlines(True)
+    assert len(lines) > 8
+    with open(out, "w") as f:
+        f.write("".join(lines[:3] + lines[6:]))
+    return out
+
+
+def as_der(path, out):
+    """The first certificate of a PEM file, as DER."""
+    with open(path) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
+    with open(out, "wb") as f:
+        f.write(der)
+    return out
+
+
+def crlf_with_text(path, out):
+    """The PEM file with CRLF line ends and text before, between and after the blocks."""
+    with open(path) as f:
+        text = f.read()
+    text = text.replace("-----END CERTIFICATE-----\n",
+                        "-----END CERTIFICATE-----\n\nsubject=the next one\n# a comment\n")
+    with open(out, "w", newline="") as f:
+        f.write("# the CAs of the rehearsal\r\n" + text.replace("\n", "\r\n"))
+    return out
 
 
 @dataclasses.dataclass
@@ -147,10 +193,23 @@ def pki(pg):
         "garbage": garbage,
         "missing": os.path.join(d, "no-such-dir", "root.crt"),
     }
+    bad_block = damaged(unrelated.cert, os.path.join(d, "damaged-block.pem"))
+    files.update({
+        "both+damaged": pg.bundle(old_root, new_root, bad_block, name="trust-both-damaged"),
+        "new-der": as_der(new_root.cert, os.path.join(d, "trust-new.der")),
+        "both-crlf": crlf_with_text(files["both"], os.path.join(d, "trust-both-crlf.pem")),
+        "sub-only": pg.bundle(new_sub, name="trust-sub-only"),
+        "empty": os.path.join(d, "trust-empty.pem"),
+    })
+    open(files["empty"], "w").close()
     bundles = {
         "new+old": pg.bundle(new_root, old_root, name="bundle-new-old"),
         "new": pg.bundle(new_root, name="bundle-new"),
+        "new+old+damaged": pg.bundle(new_root, old_root, bad_block, name="bundle-damaged"),
+        "new-der": as_der(new_root.cert, os.path.join(d, "bundle-new.der")),
     }
+    bundles["new+old-crlf"] = crlf_with_text(bundles["new+old"],
+                                             os.path.join(d, "bundle-new-old-crlf.pem"))
     home_empty = os.path.join(d, "home-empty")
     home_old = os.path.join(d, "home-old")
     os.makedirs(home_empty)
@@ -158,6 +217,9 @@ def pki(pg):
     shutil.copyfile(old_root.cert, os.path.join(home_old, ".postgresql", "root.crt"))
     for h in (d, home_empty, home_old, os.path.join(home_old, ".postgresql")):
         os.chmod(h, 0o755)
+    for f in list(files.values()) + list(bundles.values()):
+        if os.path.exists(f):
+            os.chmod(f, 0o644)
 
     p = Pki(old_root, new_root, new_sub, old_server, new_server, new_chain, files, bundles,
             new_root.cert, home_empty, home_old, os.path.join(d, "pg_service.conf"),
@@ -215,7 +277,9 @@ class Config:
     @property
     def min_libpq(self):
         """The oldest libpq that knows every setting of this configuration."""
-        return 17 if self.negotiation else 13
+        if self.negotiation:
+            return 17
+        return 16 if self.root in SYSTEM_ROOTS else 13
 
     def settings(self, pki):
         """sslmode, sslnegotiation and sslrootcert as this configuration sets them
@@ -225,7 +289,7 @@ class Config:
             s["sslmode"] = self.sslmode
         if self.negotiation is not None:
             s["sslnegotiation"] = self.negotiation
-        if self.root in ROOT_FILES:
+        if self.root in ROOT_FILES + KIND_FILES:
             s["sslrootcert"] = pki.files[self.root]
         elif self.root in SYSTEM_ROOTS:
             s["sslrootcert"] = "system"
@@ -240,6 +304,10 @@ class Config:
             return {"SSL_CERT_FILE": pki.files[self.root[len("system-"):]],
                     "SSL_CERT_DIR": pki.store_dir_empty}
         return {}
+
+    def bundles(self):
+        """The PQTLS_BUNDLE values this configuration is judged against."""
+        return BUNDLES + (KIND_BUNDLES if self in KIND_BUNDLE_CONFIGS else ())
 
     def home(self, pki):
         return pki.home_old if self.root == "home-old" else pki.home_empty
@@ -264,12 +332,12 @@ class Config:
         if self.source == "env":
             names = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
                      "sslnegotiation": "PGSSLNEGOTIATION"}
-            return {names[k]: v for k, v in self.settings(pki).items()}
-        if self.source == "service":
-            return {"PGSERVICEFILE": pki.service_file}
-        if self.source == "pgservice":
-            return {"PGSERVICEFILE": pki.service_file, "PGSERVICE": self.service_name}
-        return {}
+            env.update({names[k]: v for k, v in self.settings(pki).items()})
+        elif self.source == "service":
+            env["PGSERVICEFILE"] = pki.service_file
+        elif self.source == "pgservice":
+            env.update({"PGSERVICEFILE": pki.service_file, "PGSERVICE": self.service_name})
+        return env
 
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -303,7 +371,18 @@ CONFIGS = [Config(mode, root, host) for mode in SSLMODES for root in ROOTS
 ] + [
     Config("verify-full", "system-new", M, negotiation="direct"),
     Config("require", "system-both", M, negotiation="direct"),
+] + [
+    # the trust-file kinds as root files: every sslmode, the matching host name
+    Config(mode, root, M) for mode in SSLMODES for root in KIND_FILES] + [
+    Config("verify-full", "both+damaged", M, "env"), Config("verify-ca", "new-der", M, "service"),
+    Config("require", "both-crlf", O, "env"), Config(None, "empty", M),
 ]
+
+# The configurations also judged against the trust-file kinds as PQTLS_BUNDLE: each
+# sslmode with no root file and with the old one, and the system store.
+KIND_BUNDLE_CONFIGS = frozenset(
+    [Config(mode, root, M) for mode in SSLMODES for root in ("none", "old")] +
+    [Config("verify-full", "both", O), Config("verify-full", "system-old", M)])
 
 
 # ----------------------------------------------------------------------------- running
@@ -327,9 +406,10 @@ class Client:
         return "psql" if self.major == embedded.SYSTEM_MAJOR else "reference"
 
 
-def run_kinds(client):
+def run_kinds(client, config):
     return [("plain", None), ("observe", None)] + \
-        [(kind, b) for kind in ("dry-run", "enforce", client.reference) for b in BUNDLES]
+        [(kind, b) for kind in ("dry-run", "enforce", client.reference)
+         for b in config.bundles()]
 
 
 def execute(run, pg, pki, client):
@@ -359,7 +439,7 @@ def execute(run, pg, pki, client):
 
 def run_phase(pg, pki, configs, client):
     """Every run of every configuration, WORKERS at a time: {Run: RunResult}."""
-    runs = [Run(c, kind, b) for c in configs for kind, b in run_kinds(client)]
+    runs = [Run(c, kind, b) for c in configs for kind, b in run_kinds(client, c)]
     with ThreadPoolExecutor(max_workers=WORKERS) as ex:
         return dict(zip(runs, ex.map(lambda r: execute(r, pg, pki, client), runs)))
 
@@ -450,7 +530,7 @@ def phase_checks(phase, results, configs, pki, client):
     for c in configs:
         plain = results[Run(c, "plain")]
         reality = (plain.returncode, plain.stdout)
-        for kind, b in (("observe", None),) + tuple(("dry-run", b) for b in BUNDLES):
+        for kind, b in (("observe", None),) + tuple(("dry-run", b) for b in c.bundles()):
             r = results[Run(c, kind, b)]
             checks.append(Check("%s behaves like plain (exit, stdout)" % kind, c, phase, b,
                                 (r.returncode, r.stdout), (reality,), "plain run",
@@ -463,7 +543,7 @@ def phase_checks(phase, results, configs, pki, client):
         checks.append(Check("observe record's outcome and tls", c, phase, None, said,
                             (pqcall_outcome(plain),), first_line(plain.stdout),
                             obs.get("error") or ""))
-        for b in BUNDLES:
+        for b in c.bundles():
             enforce = results[Run(c, "enforce", b)]
             ref = results[Run(c, client.reference, b)]
             enforced = "pass" if pqcall_outcome(enforce) == "tls" else "fail"
@@ -519,7 +599,7 @@ def rotation_checks(before, after, configs):
                             "%s (sslmode=%s verify=%s rootcert_file=%s)" % (
                                 rec.get("after_rotation_detail"), rec.get("sslmode"),
                                 rec.get("verify"), rec.get("rootcert_file"))))
-        for b in BUNDLES:
+        for b in c.bundles():
             drec = only_record(before[Run(c, "dry-run", b)]) or {}
             checks.append(Check("after_rotation same in dry-run as in observe", c, 1, b,
                                 drec.get("after_rotation"), (predicted,), "observe record",
