@@ -25,13 +25,15 @@ int			pem_next_cert(const char *text, size_t len, size_t *pos,
 int			der_is_single_cert(const uint8_t *data, size_t len);
 
 /*
- * Is the text in the plain form: "-----BEGIN CERTIFICATE-----" blocks of base64
- * lines (64 characters but the last, no headers, no blank line), each marker on a line
- * of its own, lines ending in LF or CRLF, and text between blocks that holds no
- * "-----"? A file in this form whose every block is a certificate pqtls reads
- * is one every OpenSSL loads as libpq loads a root file (trustfile.c; the tests
- * prove it against each libpq's own). Anything else is not refused on that
- * account, only handed to OpenSSL to decide.
+ * Is the text laid out in the plain form: "-----BEGIN CERTIFICATE-----" blocks
+ * of lines of 64 characters but the last, without blanks, headers or blank
+ * lines, each marker on a line of its own, lines ending in LF or CRLF, and text
+ * between blocks that holds no "-----"? Whether the lines are base64 of a
+ * certificate is what decoding them (pem_next_cert) tells: a file laid out so
+ * whose every block decodes to a certificate pqtls reads is one every OpenSSL
+ * loads as libpq loads a root file (trustfile.c; tests/unit/test_trustfile.c
+ * and the rotation rehearsal prove it against each libpq's own). Anything else
+ * is not refused on that account, only handed to OpenSSL to decide.
  */
 bool		pem_plain(const char *text, size_t len);
 

@@ -8,15 +8,19 @@ intermediate. Both certificates name the cluster endpoint with a wildcard SAN.
 
 Every client configuration (six sslmodes x eight root file options x a host name that
 matches and one that does not, all with hostaddr=127.0.0.1; plus a sample set through
-PGSSLMODE/PGSSLROOTCERT and a service file; 20 with sslrootcert=system, the OpenSSL
-default store (libpq 16+; a missing file called "system" before) made a file or a hashed
+PGSSLMODE/PGSSLROOTCERT and a service file; six sslmodes x the trust-file kinds of issue 10
+as root file: one damaged block, DER, CRLF with text between blocks, intermediate only,
+empty; 24 with sslrootcert=system, the OpenSSL default store (libpq 16+; a missing file
+called "system" before) made a file (one of them with a damaged block) or a hashed
 directory with SSL_CERT_FILE/SSL_CERT_DIR; under libpq 17 and later, 47 more with
 sslnegotiation=direct) runs with the server on the OLD certificate (phase 1), then again
 after the server rotates to the NEW chain (phase 2), each time:
 
     plain      pqcall without pqtls                          (reality)
     observe    pqcall under pqtls, PQTLS_MODE=observe
-    dry-run    pqcall, PQTLS_MODE=dry-run, for each bundle (new+old, new only)
+    dry-run    pqcall, PQTLS_MODE=dry-run, for each bundle (new+old, new only; for 16
+               configurations also new+old with a damaged block, new in DER, new+old
+               with CRLF and text)
     enforce    pqcall, PQTLS_MODE=enforce, for each bundle   (reality of verify-full)
     psql       psql without pqtls, the same settings plus sslmode=verify-full
                sslrootcert=<bundle> appended last            (reference; libpq 15)
