@@ -281,9 +281,7 @@ class Config:
     @property
     def min_libpq(self):
         """The oldest libpq that knows every setting of this configuration."""
-        if self.negotiation:
-            return 17
-        return 16 if self.root in SYSTEM_ROOTS else 13
+        return 17 if self.negotiation else 13
 
     def settings(self, pki):
         """sslmode, sslnegotiation and sslrootcert as this configuration sets them
@@ -336,12 +334,12 @@ class Config:
         if self.source == "env":
             names = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
                      "sslnegotiation": "PGSSLNEGOTIATION"}
-            env.update({names[k]: v for k, v in self.settings(pki).items()})
-        elif self.source == "service":
-            env["PGSERVICEFILE"] = pki.service_file
-        elif self.source == "pgservice":
-            env.update({"PGSERVICEFILE": pki.service_file, "PGSERVICE": self.service_name})
-        return env
+            return {names[k]: v for k, v in self.settings(pki).items()}
+        if self.source == "service":
+            return {"PGSERVICEFILE": pki.service_file}
+        if self.source == "pgservice":
+            return {"PGSERVICEFILE": pki.service_file, "PGSERVICE": self.service_name}
+        return {}
 
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
