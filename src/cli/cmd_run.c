@@ -2,8 +2,9 @@
  * cmd_run.c: `pqtls run [--mode M] [--bundle F] [--new-ca F] [--log T] [--quiet]
  *            [--] PROGRAM [ARG...]`
  *
- * Runs PROGRAM with libpqtls.so in front of any LD_PRELOAD it already has and
- * the PQTLS_* settings from the flags, waits for it, prints a summary of the
+ * Runs PROGRAM with libpqtls.so in front of any LD_PRELOAD it already has, the
+ * JVM agent at the end of JAVA_TOOL_OPTIONS, and the PQTLS_* settings from the
+ * flags, waits for it, prints a summary of the
  * distinct connections to stderr, and exits as PROGRAM did (a signal included:
  * pqtls dies of the same signal).
  *
@@ -37,7 +38,8 @@ static const char usage[] =
 	"usage: pqtls run [--mode observe|dry-run|enforce] [--bundle FILE] [--new-ca FILE]\n"
 	"                 [--log TEMPLATE] [--quiet] [--] PROGRAM [ARG...]\n"
 	"\n"
-	"Runs PROGRAM under libpqtls.so: every libpq connection it opens is recorded\n"
+	"Runs PROGRAM under libpqtls.so (and Java programs under the JVM agent, through\n"
+	"JAVA_TOOL_OPTIONS): every libpq or pgjdbc connection it opens is recorded\n"
 	"(one JSON line each), and at the end the distinct connections are summarised\n"
 	"on stderr. The exit status is PROGRAM's.\n"
 	"\n"
@@ -102,13 +104,13 @@ parse_options(int argc, char **argv, run_options *o)
 }
 
 /*
- * The interposer, by absolute path: $PQTLS_LIBRARY, else beside this binary
- * (the build tree), else ../lib beside it, else the configured LIBDIR.
+ * One of pqtls's libraries by absolute path: $<variable>, else beside this
+ * binary (the build tree), else ../lib beside it, else the configured LIBDIR.
  */
 static char *
-find_library(void)
+find_library(const char *name, const char *variable)
 {
-	const char *env = getenv("PQTLS_LIBRARY");
+	const char *env = getenv(variable);
 	char		self[PATH_MAX],
 				path[PATH_MAX + 32];
 	ssize_t		n;
@@ -124,16 +126,43 @@ find_library(void)
 		if (slash != NULL)
 		{
 			*slash = '\0';
-			snprintf(path, sizeof(path), "%s/libpqtls.so", self);
+			snprintf(path, sizeof(path), "%s/%s", self, name);
 			if (access(path, R_OK) == 0)
 				return strdup(path);
-			snprintf(path, sizeof(path), "%s/../lib/libpqtls.so", self);
+			snprintf(path, sizeof(path), "%s/../lib/%s", self, name);
 			if (access(path, R_OK) == 0)
 				return realpath(path, NULL);
 		}
 	}
-	snprintf(path, sizeof(path), "%s/libpqtls.so", PQTLS_LIBDIR);
+	snprintf(path, sizeof(path), "%s/%s", PQTLS_LIBDIR, name);
 	return access(path, R_OK) == 0 ? strdup(path) : NULL;
+}
+
+/*
+ * Java programs: the JVM agent goes at the end of JAVA_TOOL_OPTIONS, after
+ * whatever the environment already holds there (the JVM reads it by itself,
+ * so a `java` started by a script several levels down gets it too).  Without
+ * the agent installed, non-Java programs lose nothing: JAVA_TOOL_OPTIONS is
+ * left alone.
+ */
+static void
+attach_jvm_agent(void)
+{
+	char	   *agent = find_library("libpqtls-jvm.so", "PQTLS_JVM_AGENT"),
+			   *opts;
+	const char *old = getenv("JAVA_TOOL_OPTIONS");
+	const char *q;
+
+	if (agent == NULL)
+		return;
+	q = strpbrk(agent, " \t") ? "\"" : "";
+	if (asprintf(&opts, "%s%s%s-agentpath:%s%s", old ? old : "", old && old[0] ? " " : "",
+				 q, agent, q) >= 0)
+	{
+		setenv("JAVA_TOOL_OPTIONS", opts, 1);
+		free(opts);
+	}
+	free(agent);
 }
 
 static bool
@@ -342,7 +371,7 @@ cmd_run(int argc, char **argv)
 	rc = parse_options(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	lib = find_library();
+	lib = find_library("libpqtls.so", "PQTLS_LIBRARY");
 	if (lib == NULL)
 	{
 		fprintf(stderr, "pqtls run: libpqtls.so not found: set PQTLS_LIBRARY to its absolute path\n");
@@ -350,6 +379,7 @@ cmd_run(int argc, char **argv)
 	}
 	preload = preload_with(lib);
 	setenv("LD_PRELOAD", preload, 1);
+	attach_jvm_agent();
 	if (o.mode)
 		setenv("PQTLS_MODE", o.mode, 1);
 	if (o.bundle)

@@ -290,7 +290,9 @@ jdbc_read_settings(JNIEnv *env, jdbc_attempt *a, jobjectArray hostspecs, jobject
 	switch (factory_kind(a->sslfactory))
 	{
 		case FACTORY_LIBPQ:
-			read_libpq_trust(env, a);
+			/* LibPQFactory opens its root file only to verify (rule 8 of jdbc-rules.md) */
+			if (strcmp(a->sslmode, "verify-ca") == 0 || strcmp(a->sslmode, "verify-full") == 0)
+				read_libpq_trust(env, a);
 			break;
 		case FACTORY_JAVA:
 			read_java_trust(env, a);

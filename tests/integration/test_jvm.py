@@ -304,3 +304,28 @@ def test_after_rotation_against_a_real_rotation(pg, classes, home, tmpdir_path):
     for name, (jvm, settings, want) in cases.items():
         after = plain(argv(classes, "driver", 1, url(pg), *settings, jvm=jvm), home)
         assert (lines(after) == ["ok tls"]) == (before[name] != "breaks"), (name, after.stdout)
+
+
+# ---------------------------------------------------------------- pqtls run
+
+def test_pqtls_run_attaches_the_agent(pg, classes, home, cli, tmpdir_path):
+    """`pqtls run -- java ...` attaches the agent through JAVA_TOOL_OPTIONS, after what
+    the variable already held (here -Duser.home, which moves pgjdbc's root.crt: the
+    record's root file proves the JVM still got it), and exits as the program did."""
+    harness.install_root_crt(home, pg.ca_file)
+    log = os.path.join(tmpdir_path, "records.jsonl")
+    cmd = [cli, "run", "--log", log, "--quiet", "--"] + \
+        argv(classes, "driver", 2, url(pg, query="?sslmode=verify-full"))
+    r = harness.run_plain(cmd, env_extra=dict(ENV, JAVA_TOOL_OPTIONS="-Duser.home=%s" % home),
+                          home=tmpdir_path, timeout=120)
+    assert r.returncode == 0 and lines(r) == ["ok tls", "ok tls"], r.describe()
+    assert "Picked up JAVA_TOOL_OPTIONS: -Duser.home=%s -agentpath:" % home in r.stderr
+    recs, _ = harness.parse_records(log)
+    assert len(recs) == 2
+    for rec in recs:
+        assert rec["api"] == "jdbc" and rec["verify"] == "full"
+        assert rec["rootcert_file"] == os.path.join(home, ".postgresql", "root.crt")
+    missing = ["java"] + QUICK + ["NoSuchMainClass"]
+    bad = harness.run_plain([cli, "run", "--quiet", "--"] + missing, home=tmpdir_path,
+                            timeout=120)
+    assert bad.returncode == harness.run_plain(missing, home=tmpdir_path).returncode == 1
