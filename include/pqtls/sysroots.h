@@ -24,8 +24,10 @@ char	   *sysroots_dir(const ossl *o);
  * The first certificate of `wanted` that the default store holds (same subject,
  * same public key), looked up by that OpenSSL in its file and directories;
  * NULL when it holds none, or when it cannot be asked (*error then says why,
- * malloc'ed).
+ * malloc'ed). The answer is kept for `ttl` seconds while the store's file and
+ * directories and the file of `wanted` stay unchanged (0: ask every time).
  */
-const bundle_cert *sysroots_holds_any(const ossl *o, const bundle *wanted, char **error);
+const bundle_cert *sysroots_holds_any(const ossl *o, const bundle *wanted, long ttl,
+									  char **error);
 
 #endif

@@ -2,8 +2,12 @@
  * sysroots.c: the OpenSSL default store that sslrootcert=system means (see
  * sysroots.h).
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "pqtls/sysroots.h"
 
@@ -99,27 +103,148 @@ store_holds(const ossl *o, X509_STORE *st, const bundle_cert *c)
 	return held;
 }
 
-const bundle_cert *
-sysroots_holds_any(const ossl *o, const bundle *wanted, char **error)
+/* Ask the OpenSSL: the index in `wanted` of the first certificate its store holds, or -1. */
+static int
+ask_store(const ossl *o, const bundle *wanted, char **error)
 {
 	X509_STORE *st;
-	const bundle_cert *held = NULL;
+	int			held = -1;
 
-	*error = NULL;
 	if (!can_ask(o) || (st = o->X509_STORE_new()) == NULL)
 	{
 		*error = strdup("the OpenSSL of this libpq cannot be asked for its default store");
-		return NULL;
+		return -1;
 	}
 	/* What SSL_CTX_set_default_verify_paths() does to libpq's context. */
 	o->X509_STORE_set_default_paths(st);
 	if (o->ERR_clear_error)
 		o->ERR_clear_error();
-	for (int i = 0; i < wanted->n && held == NULL; i++)
+	for (int i = 0; i < wanted->n && held < 0; i++)
 		if (store_holds(o, st, &wanted->certs[i]))
-			held = &wanted->certs[i];
+			held = i;
 	if (o->ERR_clear_error)
 		o->ERR_clear_error();
 	o->X509_STORE_free(st);
 	return held;
+}
+
+/* ---- the answers kept ------------------------------------------------------ */
+
+/*
+ * Loading the default store costs OpenSSL 3 about 80 ms (Debian's 140-certificate
+ * ca-certificates.crt), far too much for each connection. An answer is kept per
+ * OpenSSL copy, store locations and what they were (file identity, size, mtime;
+ * each directory's mtime), and new-CA file, for at most the TTL.
+ */
+#define KEPT_MAX 8
+#define KEY_MAX 4608
+
+typedef struct kept
+{
+	char		key[KEY_MAX];
+	int			held;
+	time_t		expires;
+} kept;
+
+static kept answers[KEPT_MAX];
+static int	next_slot;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+lock_kept(void)
+{
+	pthread_mutex_lock(&kept_lock);
+}
+
+static void
+unlock_kept(void)
+{
+	pthread_mutex_unlock(&kept_lock);
+}
+
+static void
+register_atfork(void)
+{
+	pthread_atfork(lock_kept, unlock_kept, unlock_kept);
+}
+
+static size_t
+put_stat(char *key, size_t at, const char *path)
+{
+	struct stat st;
+
+	if (at >= KEY_MAX)
+		return at;
+	if (stat(path, &st) != 0)
+		return at + snprintf(key + at, KEY_MAX - at, "|%s:-", path);
+	return at + snprintf(key + at, KEY_MAX - at, "|%s:%lu:%lu:%lld:%lld.%ld", path,
+						 (unsigned long) st.st_dev, (unsigned long) st.st_ino,
+						 (long long) st.st_size, (long long) st.st_mtim.tv_sec,
+						 st.st_mtim.tv_nsec);
+}
+
+/* False when the key does not fit (then nothing is kept). */
+static bool
+make_key(char *key, const ossl *o, const bundle *wanted)
+{
+	char	   *file = sysroots_file(o),
+			   *dirs = sysroots_dir(o),
+			   *save = NULL;
+	size_t		at = (size_t) snprintf(key, KEY_MAX, "%p", (const void *) o);
+
+	at = put_stat(key, at, file ? file : "");
+	for (char *d = dirs ? strtok_r(dirs, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save))
+		at = put_stat(key, at, d);
+	at = put_stat(key, at, wanted->path);
+	free(file);
+	free(dirs);
+	return at < KEY_MAX;
+}
+
+static bool
+recall(const char *key, int *held)
+{
+	bool		found = false;
+
+	lock_kept();
+	for (int i = 0; i < KEPT_MAX && !found; i++)
+		if (answers[i].expires > time(NULL) && strcmp(answers[i].key, key) == 0)
+		{
+			*held = answers[i].held;
+			found = true;
+		}
+	unlock_kept();
+	return found;
+}
+
+static void
+keep(const char *key, int held, long ttl)
+{
+	lock_kept();
+	snprintf(answers[next_slot].key, KEY_MAX, "%s", key);
+	answers[next_slot].held = held;
+	answers[next_slot].expires = time(NULL) + ttl;
+	next_slot = (next_slot + 1) % KEPT_MAX;
+	unlock_kept();
+}
+
+const bundle_cert *
+sysroots_holds_any(const ossl *o, const bundle *wanted, long ttl, char **error)
+{
+	char	   *key = malloc(KEY_MAX);
+	bool		keyed;
+	int			held;
+
+	*error = NULL;
+	pthread_once(&atfork_once, register_atfork);
+	keyed = key != NULL && ttl > 0 && make_key(key, o, wanted);
+	if (!keyed || !recall(key, &held))
+	{
+		held = ask_store(o, wanted, error);
+		if (keyed && *error == NULL)
+			keep(key, held, ttl);
+	}
+	free(key);
+	return held >= 0 ? &wanted->certs[held] : NULL;
 }

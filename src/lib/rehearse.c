@@ -526,7 +526,7 @@ after_rotation(attempt *a, const record_data *d)
 	{
 		/* libpq loads its root file whole (initialize_SSL): one bad block fails it all. */
 		if (e->rootcert_system)
-			held = sysroots_holds_any(o, newca, &why);
+			held = sysroots_holds_any(o, newca, a->set->cache_ttl, &why);
 		else if ((root = e->rootcert_file ? bundle_get(e->rootcert_file) : NULL) != NULL &&
 				 (root_problem = trustfile_problem(o, root)) == NULL)
 			held = bundle_holds_any(root, newca);

@@ -260,3 +260,44 @@ def test_each_version_rules_agree_with_libpq(libpq, libpqs, capsys):
     with capsys.disabled():
         sys.stdout.write("\n" + text + "\n")
     assert not bad, text
+
+
+# ----------------------------------------------------------------------------- the system store
+
+# Two connections in one process, through that libpq (ctypes): the OpenSSL default store
+# file is rewritten between them.
+TWO_CONNECTIONS = r"""
+import ctypes, shutil, sys
+pq = ctypes.CDLL(sys.argv[1])
+pq.PQconnectdb.restype = ctypes.c_void_p
+pq.PQconnectdb.argtypes = [ctypes.c_char_p]
+pq.PQstatus.argtypes = [ctypes.c_void_p]
+pq.PQfinish.argtypes = [ctypes.c_void_p]
+for source in sys.argv[4:]:
+    shutil.copyfile(source, sys.argv[3])
+    conn = pq.PQconnectdb(sys.argv[2].encode())
+    print("status=%d" % pq.PQstatus(conn))
+    pq.PQfinish(conn)
+"""
+
+
+def test_system_store_answer_follows_its_file(libpq, libpqs, home):
+    """sslrootcert=system (16+): pqtls keeps its answer from the OpenSSL default store
+    (loading it costs OpenSSL milliseconds), but not past a change of the store's file:
+    with the server's CA put in the file between two connections of one process, the
+    first is `breaks` and fails, the second `ready` and connects."""
+    if libpq < 16:
+        pytest.skip("sslrootcert=system is libpq 16's")
+    server = libpqs.server(libpq)
+    store = os.path.join(scratch_dir("store-"), "cert.pem")
+    ci = server.conninfo(host="localhost", hostaddr="127.0.0.1", sslrootcert="system")
+    r = run_preloaded([PYTHON, "-c", TWO_CONNECTIONS, os.path.join(libpqs.dir(libpq),
+                       "libpq.so.5"), ci, store, server.wrong_ca_file, server.ca_file],
+                      env_extra={"SSL_CERT_FILE": store, "SSL_CERT_DIR": home,
+                                 "PQTLS_NEW_CA": server.ca_file}, home=home)
+    assert r.returncode == 0, r.describe()
+    assert r.stdout.split() == ["status=1", "status=0"], r.describe()     # BAD, then OK
+    assert [rec.get("after_rotation") for rec in r.records] == ["breaks", "ready"], \
+        r.describe()
+    assert all(rec["rootcert_file"] == store and rec["sslmode"] == "verify-full"
+               for rec in r.records), r.describe()
