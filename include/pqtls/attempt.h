@@ -53,6 +53,7 @@ typedef struct handshake_info
 	bool		ok;				/* SSL_connect() returned 1 */
 	char		protocol[32];	/* as PQsslAttribute(conn, "protocol") reads it */
 	char		cipher[96];		/* as PQsslAttribute(conn, "cipher") reads it */
+	bool		alpn_postgresql;	/* the server selected ALPN "postgresql" */
 } handshake_info;
 
 typedef enum outcome

@@ -74,6 +74,10 @@ typedef struct ossl
 	unsigned long (*ERR_get_error) (void);
 	void		(*ERR_error_string_n) (unsigned long e, char *buf, size_t len);
 	void		(*ERR_clear_error) (void);
+	/* ALPN as libpq 17+ offers and checks it (probe.c); 1.0.2 and later. */
+	int			(*SSL_set_alpn_protos) (SSL *s, const unsigned char *protos, unsigned int len);
+	void		(*SSL_get0_alpn_selected) (const SSL *s, const unsigned char **data,
+										   unsigned int *len);
 
 	/* Loading a trust file the way libpq loads its root file (trustfile.c). */
 	int			(*SSL_CTX_load_verify_locations) (SSL_CTX *ctx, const char *file,

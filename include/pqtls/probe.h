@@ -1,6 +1,7 @@
 /*
  * probe.h: a side TLS handshake with a PostgreSQL server, as libpq starts one:
- * TCP, the SSLRequest, then TLS with the SNI libpq would send. No startup
+ * TCP, the SSLRequest (or none, for direct TLS), then TLS with the SNI and ALPN
+ * that libpq would send. No startup
  * packet and no authentication: the server sees a client that went away.
  * The whole probe is bounded by a time limit.
  */
@@ -22,12 +23,35 @@ typedef struct probe_result
 } probe_result;
 
 /*
+ * How the program's libpq starts TLS, which the probe speaks the same way:
+ * - direct: sslnegotiation=direct (17+): a TLS ClientHello at once, no
+ *   SSLRequest, and the server must select ALPN "postgresql";
+ * - alpn: libpq 17+ offers ALPN "postgresql" in every handshake;
+ * - sni: libpq 14+ with sslsni=1 names the host (unless it looks like an
+ *   address); libpq 13 never does.
+ */
+typedef struct probe_opts
+{
+	bool		direct;
+	bool		alpn;
+	bool		sni;
+} probe_opts;
+
+/*
+ * The options of a libpq of version `libpq_version` (PQlibVersion(); 0 when
+ * unknown: as 14 to 16) holding `sslsni` and `sslnegotiation` (NULL where that
+ * libpq has no such keyword).
+ */
+probe_opts	probe_opts_for(int libpq_version, const char *sslsni, const char *sslnegotiation);
+
+/*
  * Probe `host` (the name libpq was given; used for SNI unless it is an IP
  * address) at `hostaddr` when given, else at the addresses `host` resolves to,
- * port `port`. Returns r->reason.
+ * port `port`, negotiating as `opts` says. Returns r->reason.
  */
 reason		probe_tls(const ossl *o, const char *host, const char *hostaddr,
-					  const char *port, long timeout_ms, probe_result *r);
+					  const char *port, long timeout_ms, const probe_opts *opts,
+					  probe_result *r);
 void		probe_result_free(probe_result *r);
 
 /*

@@ -156,6 +156,7 @@ cmd_probe(int argc, char **argv)
 	int			rc = cli_common_flags(argc, argv, usage);
 	target		t;
 	probe_result pr;
+	probe_opts	opts;
 	bundle	   *b = NULL;
 	char	   *bundle_path;
 	verdict    *v;
@@ -183,7 +184,9 @@ cmd_probe(int argc, char **argv)
 	if (parse_target(conninfo, &t) != 0)
 		return 2;
 
-	probe_tls(ossl_static(), t.host, t.hostaddr, t.port, timeout, &pr);
+	/* As the libpq this command links (Debian 12's 15: SNI, no ALPN, SSLRequest). */
+	opts = probe_opts_for(PQlibVersion(), NULL, NULL);
+	probe_tls(ossl_static(), t.host, t.hostaddr, t.port, timeout, &opts, &pr);
 	printf("server %s port %s%s%s%s\n", t.host ? t.host : t.hostaddr, t.port,
 		   pr.address[0] ? " (address " : "", pr.address, pr.address[0] ? ")" : "");
 	if (pr.protocol[0])

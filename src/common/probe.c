@@ -206,9 +206,10 @@ ssl_error_detail(const ossl *o, probe_result *r)
 
 /*
  * Does libpq send `host` as SNI?  initialize_SSL() in fe-secure-openssl.c
- * (14 and later) has a test of its own, not is_ip_address(): no SNI for a
- * host of digits and dots only, or one holding a ':'.  So "0x7f.0.0.1" (an
- * address to inet_aton) is sent, and "1.2.3.4.5" (no address) is not.
+ * (14 and later, when sslsni is "1") has a test of its own, not
+ * is_ip_address(): no SNI for a host of digits and dots only, or one holding a
+ * ':'.  So "0x7f.0.0.1" (an address to inet_aton) is sent, and "1.2.3.4.5" (no
+ * address) is not.
  */
 static bool
 libpq_sends_sni(const char *host)
@@ -217,8 +218,59 @@ libpq_sends_sni(const char *host)
 		strspn(host, "0123456789.") != strlen(host) && strchr(host, ':') == NULL;
 }
 
+/*
+ * libpq 13 has no sslsni and sends no SNI; 14 added sslsni (default "1") and
+ * sends it when sslsni[0] == '1' (initialize_SSL()). 17 added ALPN, offered in
+ * every handshake (initialize_SSL(): SSL_set_alpn_protos with
+ * PG_ALPN_PROTOCOL_VECTOR), and sslnegotiation, whose "direct" skips the
+ * SSLRequest (PQconnectPoll(), CONNECTION_MADE: ENC_SSL without
+ * pqPacketSend of NEGOTIATE_SSL_CODE) and demands the server's ALPN answer
+ * (open_client_SSL()).
+ */
+probe_opts
+probe_opts_for(int libpq_version, const char *sslsni, const char *sslnegotiation)
+{
+	probe_opts	o;
+
+	o.sni = (libpq_version == 0 || libpq_version >= 140000) &&
+		(sslsni == NULL || sslsni[0] == '1');
+	o.alpn = libpq_version >= 170000;
+	o.direct = libpq_version >= 170000 && sslnegotiation != NULL &&
+		strcmp(sslnegotiation, "direct") == 0;
+	return o;
+}
+
+/* PG_ALPN_PROTOCOL_VECTOR of libpq 17's pqcomm.h: one protocol, "postgresql". */
+static const unsigned char alpn_postgresql[] = {
+	10, 'p', 'o', 's', 't', 'g', 'r', 'e', 's', 'q', 'l'
+};
+
+/*
+ * After a direct handshake libpq 17+ fails the connection unless the server
+ * selected "postgresql" (open_client_SSL()); the probe does the same, with
+ * libpq's words.
+ */
+static bool
+alpn_accepted(const ossl *o, SSL *ssl, probe_result *r)
+{
+	const unsigned char *sel = NULL;
+	unsigned int len = 0;
+
+	if (o->SSL_get0_alpn_selected == NULL)
+		return true;
+	o->SSL_get0_alpn_selected(ssl, &sel, &len);
+	if (sel == NULL)
+		set_detail(r, REASON_HANDSHAKE_FAILED, "%s: direct SSL connection was established "
+				   "without ALPN protocol negotiation extension%s", r->address, NULL);
+	else if (len != sizeof(alpn_postgresql) - 1 || memcmp(sel, alpn_postgresql + 1, len) != 0)
+		set_detail(r, REASON_HANDSHAKE_FAILED, "%s: SSL connection was established with "
+				   "unexpected ALPN protocol%s", r->address, NULL);
+	return sel != NULL && r->reason == REASON_OK;
+}
+
 static void
-handshake(const ossl *o, int fd, const char *host, long deadline, probe_result *r)
+handshake(const ossl *o, int fd, const char *host, const probe_opts *opts, long deadline,
+		  probe_result *r)
 {
 	SSL_CTX    *ctx = o->SSL_CTX_new(o->TLS_client_method());
 	SSL		   *ssl = ctx ? o->SSL_new(ctx) : NULL;
@@ -231,8 +283,10 @@ handshake(const ossl *o, int fd, const char *host, long deadline, probe_result *
 	}
 	/* libpq's defaults: TLS 1.2 at least, SNI unless the host looks like an address. */
 	o->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
-	if (libpq_sends_sni(host))
+	if (opts->sni && libpq_sends_sni(host))
 		o->SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *) host);
+	if ((opts->alpn || opts->direct) && o->SSL_set_alpn_protos != NULL)
+		o->SSL_set_alpn_protos(ssl, alpn_postgresql, sizeof(alpn_postgresql));
 	o->SSL_set_fd(ssl, fd);
 	o->ERR_clear_error();
 	for (;;)
@@ -260,6 +314,12 @@ handshake(const ossl *o, int fd, const char *host, long deadline, probe_result *
 		}
 	}
 	tlsinfo_copy_chain(&r->chain, o, ssl);
+	if (opts->direct && !alpn_accepted(o, ssl, r))
+	{
+		/* libpq gives up before looking at the certificate: so does the verdict. */
+		peer_chain_free(&r->chain);
+		goto done;
+	}
 	snprintf(r->protocol, sizeof(r->protocol), "%s", o->SSL_get_version(ssl));
 	snprintf(r->cipher, sizeof(r->cipher), "%s",
 			 o->SSL_CIPHER_get_name(o->SSL_get_current_cipher(ssl)));
@@ -272,8 +332,10 @@ done:
 
 reason
 probe_tls(const ossl *o, const char *host, const char *hostaddr, const char *port,
-		  long timeout_ms, probe_result *r)
+		  long timeout_ms, const probe_opts *opts, probe_result *r)
 {
+	probe_opts	dflt = probe_opts_for(0, NULL, NULL);
+
 	long		deadline = now_ms() + timeout_ms;
 	int			fd;
 
@@ -287,8 +349,11 @@ probe_tls(const ossl *o, const char *host, const char *hostaddr, const char *por
 	fd = connect_any(host, hostaddr, port, deadline, r);
 	if (fd < 0)
 		return r->reason;
-	if (negotiate(fd, deadline, r) == 0)
-		handshake(o, fd, host, deadline, r);
+	if (opts == NULL)
+		opts = &dflt;
+	/* Direct TLS: the ClientHello is the first thing the server reads. */
+	if (opts->direct || negotiate(fd, deadline, r) == 0)
+		handshake(o, fd, host, opts, deadline, r);
 	close(fd);
 	return r->reason;
 }

@@ -177,7 +177,9 @@ wrap_verify(verify_wrap *w, attempt *a, const ossl *o, SSL *ssl, int *mode)
 /*
  * What the handshake negotiated, read as libpq's PQsslAttribute() reads it
  * (SSL_get_version, SSL_CIPHER_get_name of SSL_get_current_cipher): a cancel
- * connection's SSL object is freed before libpq reports how it ended.
+ * connection's SSL object is freed before libpq reports how it ended. And the
+ * ALPN the server selected, which libpq 17's open_client_SSL() demands of a
+ * direct TLS connection.
  */
 static void
 note_handshake(handshake_info *h, const ossl *o, SSL *ssl, bool ok)
@@ -187,6 +189,14 @@ note_handshake(handshake_info *h, const ossl *o, SSL *ssl, bool ok)
 		o->SSL_CIPHER_get_name == NULL)
 		return;
 	h->ok = true;
+	if (o->SSL_get0_alpn_selected != NULL)
+	{
+		const unsigned char *sel = NULL;
+		unsigned int len = 0;
+
+		o->SSL_get0_alpn_selected(ssl, &sel, &len);
+		h->alpn_postgresql = sel != NULL && len == 10 && memcmp(sel, "postgresql", 10) == 0;
+	}
 	snprintf(h->protocol, sizeof(h->protocol), "%s", o->SSL_get_version(ssl));
 	snprintf(h->cipher, sizeof(h->cipher), "%s",
 			 o->SSL_CIPHER_get_name(o->SSL_get_current_cipher(ssl)));

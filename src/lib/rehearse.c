@@ -120,9 +120,13 @@ probe_verdict(attempt *a, const effective *e, const bundle *b)
 	probe_result pr;
 	verdict    *v;
 	char	   *key = NULL;
+	/* The program's own negotiation: direct TLS, SNI and ALPN as its libpq does them. */
+	probe_opts	opts = probe_opts_for(e->libpq_version, e->versioned[VS_SSLSNI].value,
+									  e->versioned[VS_SSLNEGOTIATION].value);
 
-	if (asprintf(&key, "%s\n%s\n%s\n%s", e->host ? e->host : "", e->hostaddr ? e->hostaddr : "",
-				 e->port ? e->port : "", b->path) < 0)
+	if (asprintf(&key, "%s\n%s\n%s\n%s\n%d%d%d", e->host ? e->host : "",
+				 e->hostaddr ? e->hostaddr : "", e->port ? e->port : "", b->path,
+				 opts.direct, opts.alpn, opts.sni) < 0)
 		return NULL;
 	v = cached_probe(key);
 	if (v != NULL)
@@ -131,7 +135,8 @@ probe_verdict(attempt *a, const effective *e, const bundle *b)
 		return v;
 	}
 	__atomic_fetch_add(&probe_count, 1, __ATOMIC_RELAXED);
-	if (probe_tls(o, e->host, e->hostaddr, e->port, a->set->probe_timeout_ms, &pr) == REASON_OK ||
+	if (probe_tls(o, e->host, e->hostaddr, e->port, a->set->probe_timeout_ms, &opts,
+				  &pr) == REASON_OK ||
 		pr.chain.n > 0)
 		v = judge_verify_full(o, b, &pr.chain, e->host, METHOD_PROBE);
 	else
@@ -405,6 +410,20 @@ refused_when_forced(const effective *e, const char *bundle_path, char *why, size
 }
 
 /* Would this connection pass sslmode=verify-full sslrootcert=$PQTLS_BUNDLE? */
+/*
+ * sslnegotiation=direct (libpq 17+) with a handshake whose server selected no
+ * ALPN "postgresql": open_client_SSL() fails the connection right after
+ * SSL_connect(), before the certificate counts (the forced verify-full one too).
+ */
+static bool
+direct_without_alpn(const attempt *a, const effective *e)
+{
+	const char *neg = e->versioned[VS_SSLNEGOTIATION].value;
+
+	return e->libpq_version >= 170000 && neg != NULL && strcmp(neg, "direct") == 0 &&
+		a->handshake.ok && !a->handshake.alpn_postgresql;
+}
+
 static verdict *
 dry_run(attempt *a, const record_data *d)
 {
@@ -424,6 +443,12 @@ dry_run(attempt *a, const record_data *d)
 	else if (strcmp(e->transport, "unix") == 0)
 		v = verdict_new(b->path, true, REASON_OK, METHOD_NONE,
 						"a Unix socket uses no TLS: sslmode does not apply");
+	else if (chain->n > 0 && direct_without_alpn(a, e))
+		v = verdict_new(b->path, false, REASON_HANDSHAKE_FAILED, METHOD_CHAIN,
+						"the server completed direct TLS without selecting ALPN "
+						"\"postgresql\": libpq refuses such a connection (direct SSL "
+						"connection was established without ALPN protocol negotiation "
+						"extension), whatever the certificate");
 	else if (chain->n > 0)
 		v = chain_verdict(a, e, b, chain);
 	else

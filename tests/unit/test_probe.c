@@ -123,7 +123,7 @@ sni_for(server *s, const char *host, reason *why)
 	probe_result r;
 
 	server_start(s);
-	*why = probe_tls(ossl_static(), host, "127.0.0.1", s->port, 5000, &r);
+	*why = probe_tls(ossl_static(), host, "127.0.0.1", s->port, 5000, NULL, &r);
 	probe_result_free(&r);
 	server_stop(s);
 	return s->got_sni ? s->sni : NULL;
@@ -135,7 +135,7 @@ TEST(probe_completes_the_handshake_and_reads_the_chain)
 	probe_result r;
 
 	server_start(&s);
-	CHECK_INT(probe_tls(ossl_static(), "db.example.com", "127.0.0.1", s.port, 5000, &r), REASON_OK);
+	CHECK_INT(probe_tls(ossl_static(), "db.example.com", "127.0.0.1", s.port, 5000, NULL, &r), REASON_OK);
 	CHECK_INT(r.chain.n, 1);
 	CHECK(r.protocol[0] != '\0');
 	CHECK_STR(r.address, "127.0.0.1");
@@ -179,6 +179,27 @@ TEST(sni_as_libpq_sends_it)
 			check_failed = 1;
 		}
 	}
+}
+
+/* Which negotiation each libpq uses (initialize_SSL(), PQconnectPoll() of 13 to 18). */
+TEST(options_follow_the_libpq_version)
+{
+	probe_opts	o;
+
+	o = probe_opts_for(130023, NULL, NULL);		/* 13: no sslsni, no SNI at all */
+	CHECK(!o.sni && !o.alpn && !o.direct);
+	o = probe_opts_for(140023, "1", NULL);
+	CHECK(o.sni && !o.alpn && !o.direct);
+	o = probe_opts_for(160014, "0", NULL);
+	CHECK(!o.sni && !o.alpn && !o.direct);
+	o = probe_opts_for(160014, "1", "direct");	/* no such keyword before 17 */
+	CHECK(o.sni && !o.alpn && !o.direct);
+	o = probe_opts_for(170010, "1", "postgres");	/* 17 offers ALPN always */
+	CHECK(o.sni && o.alpn && !o.direct);
+	o = probe_opts_for(180004, "0", "direct");
+	CHECK(!o.sni && o.alpn && o.direct);
+	o = probe_opts_for(0, NULL, NULL);			/* unknown: as before 17 */
+	CHECK(o.sni && !o.alpn && !o.direct);
 }
 
 TEST(reply_parser)
