@@ -93,6 +93,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(patsubst
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -DPQTLS_TEST_FIXTURES='"$(CURDIR)/tests/fixtures/rds"' -o $@ $< $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC)) -lssl -lcrypto
 
+# The JVM agent's bytecode walk has no JNI in it: its unit test includes it.
+$(BUILD)/tests/test_jvm_bytecode: src/jvm/jvm_bytecode.c include/pqtls/jvm_bytecode.h
+
 # Small real libpq programs the integration tests drive.
 # Some helpers include src/common files directly, so they depend on them too.
 $(BUILD)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) $(COMMON_SRC) $(wildcard include/pqtls/*.h)

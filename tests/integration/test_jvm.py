@@ -168,6 +168,21 @@ def test_every_way_one_record_each(pg, classes, home, way, count):
         assert rec["tls"]["peer"]["sha256"] == hashlib.sha256(pg.probe_peer_der()).hexdigest()
 
 
+def test_hikari_start_failure(pg, classes, home):
+    """A pool whose first connection fails (fail-fast start): the program sees
+    HikariCP's exception, the record pgjdbc's own message inside it."""
+    cmd = argv(classes, "hikari", 2, url(pg), "sslmode=verify-ca",
+               "sslrootcert=%s" % pg.wrong_ca_file)
+    r = agent(cmd, home)
+    said = lines(r)
+    assert said == lines(plain(cmd, home))
+    assert said[0].startswith("failed com.zaxxer.hikari.pool.HikariPool$PoolInitializationException")
+    assert len(r.records) == 1, r.describe()
+    rec = r.record
+    assert rec["outcome"] == "failed" and rec["verify"] == "ca"
+    assert said[0].endswith("<- %s: %s" % (rec["error_class"], rec["error"]))
+
+
 def test_no_password_in_records(pg, classes, home):
     """The password in the URL and in the Properties never reaches a record, not even
     through a message that quotes the URL."""
