@@ -312,3 +312,46 @@ def test_cancel_through_dlsym(libpq, libpqs, home):
         [("PQconnectdb", "ok"), ("PQcancelBlocking", "ok")], r.describe()
     assert r.records[1]["tls"]["peer"]["sha256"] == _sha256(server), r.describe()
     assert r.records[1]["dry_run"]["method"] == "chain", r.describe()
+
+
+OLD_LIBPQ_CANCEL = r"""
+import ctypes, sys
+ctypes.CDLL(sys.argv[1], mode=ctypes.RTLD_GLOBAL)   # that libpq, in the global scope
+scope = ctypes.CDLL(None)                          # what a program linked against 17 binds
+P = ctypes.c_void_p
+try:
+    create = scope.PQcancelCreate
+except AttributeError:
+    print("absent")
+    sys.exit(0)
+create.restype, create.argtypes = P, [P]
+start = scope.PQcancelStart
+start.restype, start.argtypes = ctypes.c_int, [P]
+poll = scope.PQcancelPoll
+poll.restype, poll.argtypes = ctypes.c_int, [P]
+# libpq 17's own PQcancelPoll(NULL) dereferences NULL: only the stand-ins are asked
+polled = poll(None) if sys.argv[2] == "old" else "-"
+print("create=%s start=%d poll=%s" % (create(None) is not None, start(None), polled))
+scope.PQcancelFinish.argtypes = [P]
+scope.PQcancelFinish(None)
+"""
+
+
+def test_older_libpq_gets_failure_values(libpq, libpqs, home):
+    """Under LD_PRELOAD the cancel names exist even where libpq has none (13 to 16): a
+    program that reaches them gets libpq's failure values (NULL, 0, PGRES_POLLING_FAILED)
+    and one message, never a call through NULL, and no record."""
+    path = os.path.join(libpqs.dir(libpq), "libpq.so.5")
+    argv = ["/usr/bin/python3", "-c", OLD_LIBPQ_CANCEL, path, "old" if libpq < 17 else "new"]
+    plain = run_plain(argv, home=home)
+    r = run_preloaded(argv, home=home)
+    assert r.returncode == 0 and r.records == [], r.describe()
+    if libpq >= 17:
+        # the real functions: PQcancelCreate(NULL) makes a failed cancel connection,
+        # PQcancelStart(NULL) is 0; nothing reached a server, nothing is recorded
+        assert plain.stdout == r.stdout == "create=True start=0 poll=-\n", r.describe()
+        return
+    assert plain.stdout == "absent\n", plain.describe()
+    assert r.stdout == "create=False start=0 poll=0\n", r.describe()   # 0: POLLING_FAILED
+    notes = [line for line in r.stderr.splitlines() if "cancel connections" in line]
+    assert len(notes) == 1 and "libpq 17 added them" in notes[0], r.describe()
