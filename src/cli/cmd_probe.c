@@ -1,11 +1,14 @@
 /*
- * cmd_probe.c: `pqtls probe [--bundle F] [--timeout MS] CONNINFO`
+ * cmd_probe.c: `pqtls probe [--bundle F] [--timeout MS] [--direct] CONNINFO`
  *
  * A side verify-full handshake with the server CONNINFO names, the same one the
  * interposer makes in dry-run: SSLRequest, TLS with libpq's SNI, no
- * authentication. Prints the chain the server sent and the verdict.
+ * authentication; with --direct, as libpq 17's sslnegotiation=direct (no
+ * SSLRequest, ALPN "postgresql" required). Prints the chain the server sent
+ * and the verdict.
  * Exit 0 pass, 1 fail, 2 error (usage, unreachable, nothing to judge against).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +25,7 @@
 #include "pqtls/settings.h"
 
 static const char usage[] =
-	"usage: pqtls probe [--bundle FILE] [--timeout MS] CONNINFO\n"
+	"usage: pqtls probe [--bundle FILE] [--timeout MS] [--direct] CONNINFO\n"
 	"\n"
 	"Connects to the server CONNINFO names (a libpq connection string or URI; the\n"
 	"first host, hostaddr and port), asks for TLS as libpq does, and judges the\n"
@@ -32,6 +35,8 @@ static const char usage[] =
 	"\n"
 	"  --bundle FILE   CA bundle to judge against (PEM or DER)\n"
 	"  --timeout MS    limit of the whole handshake (default 3000)\n"
+	"  --direct        TLS at once, as libpq 17's sslnegotiation=direct: no SSLRequest,\n"
+	"                  ALPN \"postgresql\" offered and required of the server\n"
 	"\n"
 	"Exit status: 0 the connection would pass, 1 it would fail, 2 error.\n";
 
@@ -153,6 +158,7 @@ cmd_probe(int argc, char **argv)
 	const char *bundle_arg = NULL,
 			   *conninfo = NULL;
 	long		timeout = 3000;
+	bool		direct = false;
 	int			rc = cli_common_flags(argc, argv, usage);
 	target		t;
 	probe_result pr;
@@ -172,6 +178,8 @@ cmd_probe(int argc, char **argv)
 			if (settings_parse_long(argv[++i], 600000, &timeout) != 0 || timeout == 0)
 				return cli_usage_error("probe", "--timeout takes milliseconds from 1 to 600000");
 		}
+		else if (strcmp(argv[i], "--direct") == 0)
+			direct = true;
 		else if (argv[i][0] == '-' && argv[i][1] == '-' && conninfo == NULL)
 			return cli_usage_error("probe", "unknown option '%s'", argv[i]);
 		else if (conninfo == NULL)
@@ -184,8 +192,12 @@ cmd_probe(int argc, char **argv)
 	if (parse_target(conninfo, &t) != 0)
 		return 2;
 
-	/* As the libpq this command links (Debian 12's 15: SNI, no ALPN, SSLRequest). */
-	opts = probe_opts_for(PQlibVersion(), NULL, NULL);
+	/*
+	 * As the libpq this command links (Debian 12's 15: SNI, no ALPN, SSLRequest);
+	 * --direct as libpq 17 with sslnegotiation=direct (its PQconninfoParse()
+	 * knows no such keyword, hence the option).
+	 */
+	opts = direct ? probe_opts_for(170000, NULL, "direct") : probe_opts_for(PQlibVersion(), NULL, NULL);
 	probe_tls(ossl_static(), t.host, t.hostaddr, t.port, timeout, &opts, &pr);
 	printf("server %s port %s%s%s%s\n", t.host ? t.host : t.hostaddr, t.port,
 		   pr.address[0] ? " (address " : "", pr.address, pr.address[0] ? ")" : "");

@@ -241,3 +241,20 @@ def test_direct_needs_the_servers_alpn(libpq, libpqs, home, program_handshakes):
     assert (dr["result"], dr["reason"], dr["method"]) == \
         ("fail", "handshake-failed", "chain" if program_handshakes else "probe"), r.describe()
     assert "without ALPN protocol negotiation extension" in dr["detail"], r.describe()
+
+
+def test_cli_probe_direct(libpq, libpqs, cli, home):
+    """`pqtls probe --direct` starts as libpq 17's sslnegotiation=direct: a server of
+    17 or later takes it (pass); an older server knows no direct TLS and the probe
+    fails, where the SSLRequest probe (no option) passes against both."""
+    server = libpqs.server(libpq)
+    conninfo = server.conninfo(host="localhost", hostaddr="127.0.0.1", password=None)
+    for direct in (False, True):
+        argv = [cli, "probe", "--bundle", server.ca_file] + (["--direct"] if direct else []) \
+            + [conninfo]
+        r = run_preloaded(argv, home=home, preload=False, mode=None)
+        if not direct or libpq >= 17:
+            assert r.returncode == 0 and "verdict: pass (ok)" in r.stdout, r.describe()
+        else:
+            assert r.returncode == 1 and "verdict: fail (handshake-failed)" in r.stdout, \
+                r.describe()
