@@ -229,6 +229,30 @@ rotation_fmt(rotation_kind k, const char *fmt, const char *x, const char *y)
 	return rotation_new(k, detail);
 }
 
+/*
+ * Does pgjdbc's host name check refuse this connection's server now?  Only
+ * verify-full checks the name, whatever the factory (rule 13), and the
+ * rotation changes the CA, not the names: a refused name fails before and
+ * after.  The certificate is the one of the program's session, else (the
+ * connection failed) the one a side handshake receives.
+ */
+static bool
+host_refused(JNIEnv *env, const jdbc_attempt *a, const pqtls_settings *set)
+{
+	jvm_probe	p = {0};
+	bool		refused = false;
+
+	if (a->sslmode == NULL || strcmp(a->sslmode, "verify-full") != 0 || a->host == NULL)
+		return false;
+	if (a->session != NULL)
+		return !hostname_ok(env, a->loader, a->host, a->session);
+	if (a->port != NULL &&
+		jvm_probe_run(env, a->loader, a->host, atoi(a->port), (int) set->probe_timeout_ms, &p))
+		refused = !hostname_ok(env, a->loader, a->host, p.session);
+	jvm_probe_close(env, &p);
+	return refused;
+}
+
 static rotation *
 after_rotation(JNIEnv *env, const jdbc_attempt *a, const pqtls_settings *set)
 {
@@ -247,6 +271,10 @@ after_rotation(JNIEnv *env, const jdbc_attempt *a, const pqtls_settings *set)
 	}
 	if (a->verify == NULL)
 		return NULL;			/* a factory of the program's own: pqtls cannot tell */
+	if (host_refused(env, a, set))
+		return rotation_fmt(ROTATION_BREAKS, "pgjdbc's host name check (verify-full) refuses "
+							"\"%s\" for the server's certificate, before the rotation and after%s",
+							a->host, NULL);
 	if (strcmp(a->verify, "none") == 0)
 		return rotation_fmt(ROTATION_UNAFFECTED, "checks no certificate chain (sslmode=%s, %s)",
 							a->sslmode, a->sslfactory);
@@ -255,10 +283,7 @@ after_rotation(JNIEnv *env, const jdbc_attempt *a, const pqtls_settings *set)
 							a->sslmode, NULL);
 	have = trust_source(env, a, &name, &error);
 	held = have ? jtrust_holds_any(env, have, newca) : NULL;
-	if (held != NULL && strcmp(a->verify, "full") == 0 && a->session != NULL &&
-		!hostname_ok(env, a->loader, a->host, a->session))
-		r = rotation_fmt(ROTATION_BREAKS, "pgjdbc's host name check refuses \"%s\"%s", a->host, NULL);
-	else if (held != NULL)
+	if (held != NULL)
 		r = rotation_fmt(ROTATION_READY, "%s holds the new CA \"%s\"", name, held);
 	else if (have == NULL)
 		r = rotation_fmt(ROTATION_BREAKS, "the trust source %s cannot be used: %s", name, error);

@@ -293,12 +293,27 @@ def test_after_rotation_against_a_real_rotation(pg, classes, home, tmpdir_path):
                   for k, c in (("old", [pg.ca]), ("both", [pg.ca, new_ca]))}
               for t in ("JKS", "PKCS12")}
     java_factory = "sslfactory=org.postgresql.ssl.DefaultJavaSSLFactory"
+    other = hosts_jvm_option(tmpdir_path, "db.other.example")
     cases = {
         "root-old": ([], ["sslmode=verify-full", "sslrootcert=%s" % pg.ca_file], "breaks"),
         "root-both": ([], ["sslmode=verify-ca", "sslrootcert=%s" % both], "ready"),
         "require": ([], ["sslmode=require"], "unaffected"),
         "ssl-true-home": (["-Duser.home=%s" % home], ["ssl=true"], "breaks"),
+        # verify-full whose name the certificate lacks fails before and after
+        "root-both-other-name": ([other, "-Dpqtls.test.host=db.other.example"],
+                                 ["sslmode=verify-full", "sslrootcert=%s" % both], "breaks"),
+        "nonvalidating-other-name": ([other, "-Dpqtls.test.host=db.other.example"],
+                                     ["sslmode=verify-full",
+                                      "sslfactory=org.postgresql.ssl.NonValidatingFactory"],
+                                     "breaks"),
+        "nonvalidating": ([], ["sslmode=verify-full",
+                               "sslfactory=org.postgresql.ssl.NonValidatingFactory"],
+                          "unaffected"),
     }
+
+    def host_of(jvm):
+        return "db.other.example" if "-Dpqtls.test.host=db.other.example" in jvm else "localhost"
+
     for t in ("JKS", "PKCS12"):
         for k, want in (("old", "breaks"), ("both", "ready")):
             cases["%s-%s" % (t, k)] = (
@@ -309,15 +324,17 @@ def test_after_rotation_against_a_real_rotation(pg, classes, home, tmpdir_path):
     harness.install_root_crt(home, pg.ca_file)
     before = {}
     for name, (jvm, settings, want) in cases.items():
-        r = agent(argv(classes, "driver", 1, url(pg), *settings, jvm=jvm), home,
+        r = agent(argv(classes, "driver", 1, url(pg, host_of(jvm)), *settings, jvm=jvm), home,
                   PQTLS_NEW_CA=new_ca.cert)
-        assert lines(r) == ["ok tls"], (name, r.stdout)
+        assert lines(r) == (["ok tls"] if "other-name" not in name else
+                            lines(plain(argv(classes, "driver", 1, url(pg, host_of(jvm)),
+                                             *settings, jvm=jvm), home))), (name, r.stdout)
         assert "changeit" not in r.log_text
         before[name] = r.record["after_rotation"]
         assert before[name] == want, (name, r.record)
     pg.set_server_cert(new_leaf)
     for name, (jvm, settings, want) in cases.items():
-        after = plain(argv(classes, "driver", 1, url(pg), *settings, jvm=jvm), home)
+        after = plain(argv(classes, "driver", 1, url(pg, host_of(jvm)), *settings, jvm=jvm), home)
         assert (lines(after) == ["ok tls"]) == (before[name] != "breaks"), (name, after.stdout)
 
 
