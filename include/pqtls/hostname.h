@@ -25,4 +25,12 @@ typedef enum host_match
  */
 host_match	hostname_check(const char *host, const x509_cert *leaf, char **detail);
 
+/*
+ * The same by the rules of the libpq whose PQlibVersion() is libpq_version
+ * (0: the newest): before 15, iPAddress SANs are ignored and the CN is
+ * consulted exactly when the certificate has no dNSName SAN.
+ */
+host_match	hostname_check_for(const char *host, const x509_cert *leaf, int libpq_version,
+							   char **detail);
+
 #endif

@@ -24,12 +24,15 @@ verdict    *judge_verify_full(const ossl *o, const bundle *b, const peer_chain *
 							  const char *host, method m);
 
 /*
- * The same, with `live` (may be NULL, or hold NULLs): for each certificate of
- * `chain`, the X509 object that o's own handshake already decoded from those
- * very bytes, borrowed for the call, so it is not decoded again.
+ * The same, by the host-name rules of the libpq whose PQlibVersion() is
+ * libpq_version (0: the newest; hostname_check_for()), with `live` (may be
+ * NULL, or hold NULLs): for each certificate of `chain`, the X509 object that
+ * o's own handshake already decoded from those very bytes, borrowed for the
+ * call, so it is not decoded again.
  */
 verdict    *judge_verify_full_live(const ossl *o, const bundle *b, const peer_chain *chain,
-								   X509 *const *live, const char *host, method m);
+								   X509 *const *live, const char *host, int libpq_version,
+								   method m);
 
 /* Is the chain trusted by b (no host name check)? reason and detail as above. */
 reason		judge_chain(const ossl *o, const bundle *b, const peer_chain *chain,

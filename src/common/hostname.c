@@ -59,8 +59,9 @@
  *     examined and how many others ("could not get server's host name from
  *     server certificate" when it examined none).
  *
- * Differences between libpq versions, for whoever reads a record produced
- * against another libpq:
+ * Differences between libpq versions (hostname_check_for() applies them by the
+ * serving libpq's PQlibVersion(); tests/integration/test_versions.py runs 13/14
+ * against 15 and later):
  *   - PostgreSQL 15 (commit c1932e5428, "libpq: allow IP address SANs in
  *     server certificates") introduced iPAddress SANs and rule 4 as written.
  *     The stored newer sources (16, 17) have the very same logic; only the
@@ -278,9 +279,18 @@ hn_detail_match(const hn_host *h, const hn_name *n)
  * The mismatch sentence: every name libpq examined, in its order, and why a
  * CN that is there was not consulted.
  */
+static bool
+has_ip_san(const x509_cert *leaf)
+{
+	for (int i = 0; i < leaf->n_san; i++)
+		if (leaf->san[i].type == SAN_IP)
+			return true;
+	return false;
+}
+
 static char *
 hn_detail_mismatch(const hn_host *h, const x509_cert *leaf, const hn_name *names,
-				   int n_names, int examined, bool cn_consulted)
+				   int n_names, int examined, bool cn_consulted, bool legacy)
 {
 	pqtls_buf	b;
 
@@ -288,7 +298,8 @@ hn_detail_mismatch(const hn_host *h, const x509_cert *leaf, const hn_name *names
 	hn_put_host(&b, h);
 	buf_puts(&b, " is not among the certificate's names (");
 	if (examined == 0)
-		buf_puts(&b, "it has none: no DNS or IP subjectAltName and no CN");
+		buf_puts(&b, legacy ? "it has none: no DNS subjectAltName and no CN" :
+				 "it has none: no DNS or IP subjectAltName and no CN");
 	for (int i = 0; i < n_names; i++)
 	{
 		if (i > 0)
@@ -304,16 +315,36 @@ hn_detail_mismatch(const hn_host *h, const x509_cert *leaf, const hn_name *names
 
 		buf_puts(&b, "; libpq ignores its ");
 		hn_put_name(&b, &cn);
-		buf_puts(&b, h->is_ip
+		buf_puts(&b, h->is_ip && !legacy
 				 ? " because the certificate has IP address SANs"
 				 : " because the certificate has DNS name SANs");
 	}
+	if (legacy && has_ip_san(leaf))
+		buf_puts(&b, "; this libpq (before 15) ignores IP address SANs");
 	return hn_finish(&b);
 }
 
 host_match
 hostname_check(const char *host, const x509_cert *leaf, char **detail)
 {
+	return hostname_check_for(host, leaf, 0, detail);
+}
+
+/*
+ * libpq 13 and 14 (pgtls_verify_peer_name_matches_certificate_guts() before
+ * c1932e5428) look at dNSName SANs only and at the CN exactly when there is
+ * none: rule 3 skips iPAddress entries, rule 4 depends on dNSNames alone.
+ */
+static bool
+legacy_names(int libpq_version)
+{
+	return libpq_version > 0 && libpq_version < 150000;
+}
+
+host_match
+hostname_check_for(const char *host, const x509_cert *leaf, int libpq_version, char **detail)
+{
+	bool		legacy = legacy_names(libpq_version);
 	hn_host		h;
 	hn_name		listed[HN_MAX_LISTED];
 	int			n_listed = 0;
@@ -357,8 +388,10 @@ hostname_check(const char *host, const x509_cert *leaf, char **detail)
 		const x509_san *s = &leaf->san[i];
 		hn_name		n = {s->type == SAN_IP ? 'I' : 'D', s->value, s->len};
 
-		if ((s->type == SAN_IP) == h.is_ip)
-			check_cn = false;	/* a SAN of the host's own type: no CN */
+		if (legacy && s->type == SAN_IP)
+			continue;			/* not even counted before 15 */
+		if (legacy || (s->type == SAN_IP) == h.is_ip)
+			check_cn = false;	/* a SAN of the host's own type (before 15: any dNSName): no CN */
 		examined++;
 		if (s->type == SAN_IP)
 			rc = hn_match_ip(s->value, s->len, &h, &bad_len);
@@ -404,6 +437,7 @@ hostname_check(const char *host, const x509_cert *leaf, char **detail)
 		return HOST_ERROR;
 	}
 	if (detail != NULL)
-		*detail = hn_detail_mismatch(&h, leaf, listed, n_listed, examined, cn_consulted);
+		*detail = hn_detail_mismatch(&h, leaf, listed, n_listed, examined, cn_consulted,
+									 legacy);
 	return HOST_MISMATCH;
 }

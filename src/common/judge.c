@@ -300,12 +300,12 @@ verdict *
 judge_verify_full(const ossl *o, const bundle *b, const peer_chain *chain,
 				  const char *host, method m)
 {
-	return judge_verify_full_live(o, b, chain, NULL, host, m);
+	return judge_verify_full_live(o, b, chain, NULL, host, 0, m);
 }
 
 verdict *
 judge_verify_full_live(const ossl *o, const bundle *b, const peer_chain *chain,
-					   X509 *const *live, const char *host, method m)
+					   X509 *const *live, const char *host, int libpq_version, method m)
 {
 	char	   *detail = NULL;
 	reason		r;
@@ -342,7 +342,7 @@ judge_verify_full_live(const ossl *o, const bundle *b, const peer_chain *chain,
 		return verdict_new(b->path, false, REASON_HANDSHAKE_FAILED, m,
 						   "the server's certificate could not be read");
 	}
-	if (hostname_check(host, leaf, &detail) != HOST_MATCH)
+	if (hostname_check_for(host, leaf, libpq_version, &detail) != HOST_MATCH)
 		v = verdict_new(b->path, false, REASON_HOSTNAME_MISMATCH, m, detail);
 	else
 	{

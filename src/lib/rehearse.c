@@ -21,7 +21,7 @@
 
 typedef struct probe_entry
 {
-	char	   *key;			/* host \n port \n bundle */
+	char	   *key;			/* host, hostaddr, port, bundle, negotiation, version */
 	verdict    *verdict;
 	time_t		expires;
 	UT_hash_handle hh;
@@ -124,9 +124,10 @@ probe_verdict(attempt *a, const effective *e, const bundle *b)
 	probe_opts	opts = probe_opts_for(e->libpq_version, e->versioned[VS_SSLSNI].value,
 									  e->versioned[VS_SSLNEGOTIATION].value);
 
-	if (asprintf(&key, "%s\n%s\n%s\n%s\n%d%d%d", e->host ? e->host : "",
+	/* The version too: its host-name rules judge the probe's chain (two copies, two rules). */
+	if (asprintf(&key, "%s\n%s\n%s\n%s\n%d%d%d\n%d", e->host ? e->host : "",
 				 e->hostaddr ? e->hostaddr : "", e->port ? e->port : "", b->path,
-				 opts.direct, opts.alpn, opts.sni) < 0)
+				 opts.direct, opts.alpn, opts.sni, a->pq->version) < 0)
 		return NULL;
 	v = cached_probe(key);
 	if (v != NULL)
@@ -138,7 +139,8 @@ probe_verdict(attempt *a, const effective *e, const bundle *b)
 	if (probe_tls(o, e->host, e->hostaddr, e->port, a->set->probe_timeout_ms, &opts,
 				  &pr) == REASON_OK ||
 		pr.chain.n > 0)
-		v = judge_verify_full(o, b, &pr.chain, e->host, METHOD_PROBE);
+		v = judge_verify_full_live(o, b, &pr.chain, NULL, e->host, a->pq->version,
+								   METHOD_PROBE);
 	else
 		v = verdict_new(b->path, false, pr.reason, METHOD_PROBE, pr.detail);
 	probe_result_free(&pr);
@@ -358,7 +360,7 @@ chain_verdict(attempt *a, const effective *e, const bundle *b, const peer_chain 
 	}
 	now = time(NULL);
 	v = judge_verify_full_live(o, b, chain, live_chain(a, o, chain, live) ? live : NULL,
-							   e->host, METHOD_CHAIN);
+							   e->host, a->pq->version, METHOD_CHAIN);
 	if (key != NULL)
 		remember_chain(key, key_len, v, chain_expiry(b, chain, a->set->cache_ttl, now));
 	return v;
@@ -492,7 +494,7 @@ host_mismatch(const attempt *a, const record_data *d, char **detail)
 		return false;
 	if (x509_parse(chain->cert[0].der, chain->cert[0].len, leaf) == 0)
 	{
-		mismatch = hostname_check(d->eff.host, leaf, detail) != HOST_MATCH;
+		mismatch = hostname_check_for(d->eff.host, leaf, a->pq->version, detail) != HOST_MATCH;
 		x509_free(leaf);
 	}
 	free(leaf);

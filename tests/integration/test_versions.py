@@ -301,3 +301,55 @@ def test_system_store_answer_follows_its_file(libpq, libpqs, home):
         r.describe()
     assert all(rec["rootcert_file"] == store and rec["sslmode"] == "verify-full"
                for rec in r.records), r.describe()
+
+
+# ----------------------------------------------------------------------------- host names
+
+# Certificates whose host-name verdict changed in libpq 15 (iPAddress SANs; before, only
+# dNSNames counted and the CN was consulted exactly when there was none):
+# name -> (subject, SANs, hosts).
+HOST_CERTS = {
+    "dns-and-ip": ("/CN=localhost", ["DNS:localhost", "IP:127.0.0.1"], ["127.0.0.1", "localhost"]),
+    "ip-only": ("/O=pqtls", ["IP:192.0.2.1"], ["192.0.2.1"]),
+    "ip-cn-and-ip-san": ("/CN=192.0.2.1", ["IP:192.0.2.2"], ["192.0.2.1", "192.0.2.2"]),
+    "ip-cn-and-dns-san": ("/CN=192.0.2.1", ["DNS:db.pqtls.test"], ["192.0.2.1", "db.pqtls.test"]),
+}
+
+
+def test_host_name_rules_of_each_version(libpq, libpqs, home, capsys):
+    """verify-full's host-name check by the serving libpq's rules: for each certificate
+    and host, dry_run.result is `pass` exactly when that libpq connects with verify-full,
+    and after_rotation (the new CA being the one in use) is `breaks` exactly when it
+    fails."""
+    server = libpqs.server(libpq)
+    pqcall = libpqs.helper(libpq)
+    checks = []
+    try:
+        for name, (subject, sans, hosts) in HOST_CERTS.items():
+            cert = server.make_cert(name, sans=sans, subject=subject, name="host-" + name,
+                                    key_type="ec")
+            server.set_server_cert(cert)
+            for host in hosts:
+                ci = server.conninfo(host=host, hostaddr="127.0.0.1", sslmode="verify-full",
+                                     sslrootcert=server.ca_file)
+                env = {"PQTLS_BUNDLE": server.ca_file, "PQTLS_NEW_CA": server.ca_file}
+                plain = run_plain([pqcall, "PQconnectdb", ci], home=home)
+                dry = run_preloaded([pqcall, "PQconnectdb", ci], env_extra=env, home=home,
+                                    mode="dry-run")
+                rec = dry.records[0] if len(dry.records) == 1 else {}
+                dr = rec.get("dry_run") or {}
+                checks.append(("%s host=%s" % (name, host), ok(plain),
+                               dr.get("result") == ("pass" if ok(plain) else "fail") and
+                               (rec.get("after_rotation") == "breaks") == (not ok(plain)),
+                               "libpq: %s; dry_run %s (%s); after_rotation %s" % (
+                                   first_line(plain.stdout), dr.get("result"),
+                                   dr.get("detail"), rec.get("after_rotation"))))
+    finally:
+        server.restore_server_cert()
+    bad = [c for c in checks if not c[2]]
+    text = "host names, libpq %d: %d/%d agree (%d connect)" % (
+        libpq, len(checks) - len(bad), len(checks), sum(c[1] for c in checks))
+    text += "".join("\n  %s: %s" % (c[0], c[3]) for c in bad)
+    with capsys.disabled():
+        sys.stdout.write("\n" + text + "\n")
+    assert not bad, text
