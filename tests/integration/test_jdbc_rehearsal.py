@@ -1,7 +1,10 @@
 """The JDBC rotation rehearsal (issue 11): pgjdbc's rules, found by running it.
 
 Debian's pgjdbc (42.5.5) opens real connections to the test server, before and after a
-real CA rotation, in every combination of
+real CA rotation, in 750 configurations (tests/lib/jdbcmatrix.py): every combination of
+the ssl settings, trust sources and host names below through DriverManager with the URL,
+and through each other way of opening with the settings that decide between the rules
+(sslmode unset, prefer, verify-ca, verify-full, ssl=true):
 
     ssl settings  sslmode unset, disable, allow, prefer, require, verify-ca, verify-full,
                   ssl=true alone, ssl=true with sslmode=require, ssl=false alone
@@ -22,14 +25,27 @@ issues the old server certificate; the new root's subordinate CA issues the new 
 after the rotation the server sends leaf and intermediate. Host names resolve to
 127.0.0.1 through the JVM's own hosts file (-Djdk.net.hosts.file).
 
-test_pgjdbc_rules asserts that pgjdbc does exactly what `pgjdbc_rule` below says (class
+test_pgjdbc_rules asserts that pgjdbc does exactly what jdbcmatrix.pgjdbc_rule says (class
 and message of each failure included): the rules the JVM agent mirrors, found by running
 pgjdbc and written down in doc/jdbc-rules.md. It fails if pgjdbc behaves otherwise.
 
-test_jdbc_rotation_rehearsal runs the same configurations under the pqtls JVM agent and
-compares its predictions (dry_run, enforce, after_rotation) with pgjdbc's real results,
-printing "JDBC rotation rehearsal: agree/total". It is skipped, with the reason printed,
-while the agent is not built.
+test_jdbc_rotation_rehearsal runs them under the pqtls JVM agent (JAVA_TOOL_OPTIONS=
+-agentpath:build/libpqtls-jvm.so, PQTLS_NEW_CA = the new root): dry-run and enforce with
+the bundle new+old for all of them, dry-run with the bundle of the new root alone for
+those of DriverManager with the URL, in both phases, and compares, connection by
+connection:
+- the program's result (class and message of a failure) with pgjdbc's alone;
+- one record per connection, whose outcome, tls, api, sslfactory, sslmode (and its
+  source) and verify say what pgjdbc did and what its rules check;
+- dry_run.result with pgjdbc itself given sslmode=verify-full, sslrootcert=<bundle> and
+  LibPQFactory (the reference); enforce's real outcome with the same reference, and the
+  enforce record's forced.to and dry_run;
+- after_rotation, read in phase 1, with what pgjdbc did in phase 2: breaks exactly when it
+  failed then, ready when it connected and checks the chain, unaffected when it connected
+  and checks none (as the libpq rehearsal: a verify-full connection whose host name the
+  certificates do not name fails before and after, so it breaks).
+It prints "JDBC rotation rehearsal: agree/total" and fails on any disagreement, with the
+whole list; it is skipped, with the reason printed, while the agent is not built.
 """
 
 import os
@@ -129,19 +145,23 @@ def references(pg, pki, phase, bundle):
     return out
 
 
+# The runs of a phase under the agent: (mode, bundle), and whether all configurations
+# run (else those of DriverManager with the URL).
+AGENT_RUNS = ((("dry-run", "new+old"), True), (("enforce", "new+old"), True),
+              (("dry-run", "new"), False))
+
+
 def agent_runs(pg, pki, agent, phase):
-    """Every run of one phase under the agent: {(mode, bundle): (results, records,
-    problems)}. All configurations with the bundle new+old; a sample (DriverManager
-    with the URL) with the bundle that holds only the new CA."""
+    """Every run of one phase under the agent: {(mode, bundle): (configs, results,
+    records, problems)}."""
     sample = [c for c in CONFIGS if c.way == "driver-url"]
     out = {}
-    for mode in ("dry-run", "enforce"):
-        for bundle in BUNDLES:
-            configs = CONFIGS if bundle == "new+old" else sample
-            runner = agent_runner(agent, mode, pki.bundles[bundle], pki.new_ca)
-            results, runs = run_phase(pg, pki, configs, runner=runner)
-            records, problems = records_by_config(runs)
-            out[(mode, bundle)] = (configs, results, records, problems)
+    for (mode, bundle), everything in AGENT_RUNS:
+        configs = CONFIGS if everything else sample
+        runner = agent_runner(agent, mode, pki.bundles[bundle], pki.new_ca)
+        results, runs = run_phase(pg, pki, configs, runner=runner)
+        records, problems = records_by_config(runs)
+        out[(mode, bundle)] = (configs, results, records, problems)
     return out
 
 

@@ -102,8 +102,12 @@ class Config:
         return tuple(s)
 
 
-CONFIGS = [Config(s, t, h, w) for s in SSL_SETTINGS for t in TRUSTS for h in HOSTS
-           for w in WAYS]
+# Every ssl setting with DriverManager and the URL; the other ways (where the settings
+# travel otherwise: Properties, a data source's setters, a pool) with the settings that
+# decide between the rules: every trust source and host name each way.
+WAY_SSL = ("unset", "prefer", "verify-ca", "verify-full", "ssl=true")
+CONFIGS = [Config(s, t, h, w) for w in WAYS for s in SSL_SETTINGS for t in TRUSTS
+           for h in HOSTS if w == "driver-url" or s in WAY_SSL]
 
 
 def jvm_props(trust, pki):
