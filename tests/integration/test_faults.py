@@ -24,6 +24,7 @@ import os
 import pwd
 import re
 import socket
+import ssl
 import stat
 import subprocess
 import threading
@@ -465,6 +466,52 @@ def test_bundle_unusable_real_connection(pg, home, lib, tmpdir_path):
     rec = r.record
     assert rec["outcome"] == "ok" and rec["tls"] is not None
     assert rec["dry_run"]["reason"] == "bundle-unusable"
+
+
+def _refused_trust_files(pg, tmp):
+    """Files libpq's OpenSSL refuses as a root file although they hold the right CA:
+    {kind: (path, words of the hint)}."""
+    with open(pg.ca_file) as f:
+        ca = f.read().strip() + "\n"
+    with open(pg.wrong_ca_file) as f:
+        lines = f.read().strip().splitlines(True)
+    damaged = os.path.join(tmp, "damaged.pem")
+    with open(damaged, "w") as f:
+        f.write(ca + "".join(lines[:3] + lines[6:]) + "\n")
+    der = os.path.join(tmp, "ca.der")
+    with open(der, "wb") as f:
+        f.write(ssl.PEM_cert_to_DER_cert(ca))
+    return {"damaged": (damaged, "damaged"), "der": (der, "DER")}
+
+
+@pytest.mark.parametrize("kind", ["damaged", "der"])
+def test_trust_file_libpq_refuses(pg, home, lib, tmpdir_path, kind):
+    """A bundle holding the server's CA that libpq's OpenSSL refuses (one damaged block, or
+    DER): dry-run says fail/bundle-unusable with OpenSSL's reason (the one psql prints) and
+    one message naming PQTLS_BUNDLE; the program is unaffected; enforce fails as psql with
+    the file as sslrootcert fails. As PQTLS_NEW_CA: one message, no after_rotation."""
+    path, hint = _refused_trust_files(pg, tmpdir_path)[kind]
+    argv = [PSQL, "-X", "-A", "-t", "-c", "SELECT 1", pg.conninfo(sslmode="require")]
+    ref = run_plain([PSQL, "-X", "-A", "-t", "-c", "SELECT 1",
+                     pg.conninfo(sslmode="verify-full", sslrootcert=path)], home=home)
+    assert ref.returncode != 0 and "could not read root certificate file" in ref.stderr
+    reason = ref.stderr.strip().rsplit(": ", 1)[-1]
+
+    _, r = same_as_plain(argv, home, mode="dry-run", env_extra={"PQTLS_BUNDLE": path},
+                         messages=1)
+    msg = pqtls_lines(r.stderr)[0]
+    assert "PQTLS_BUNDLE" in msg and reason in msg and hint in msg, r.describe()
+    dr = r.record["dry_run"]
+    assert (dr["result"], dr["reason"]) == ("fail", "bundle-unusable"), r.describe()
+    assert "SSL_CTX_load_verify_locations): " + reason in dr["detail"], r.describe()
+
+    e = run(argv, mode="enforce", env_extra={"PQTLS_BUNDLE": path}, home=home)
+    assert e.returncode == ref.returncode and "could not read root certificate file" in e.stderr
+    assert e.record["outcome"] == "failed" and e.record["dry_run"]["result"] == "fail"
+
+    _, n = same_as_plain(argv, home, mode="observe", env_extra={"PQTLS_NEW_CA": path},
+                         messages=1)
+    assert "PQTLS_NEW_CA" in pqtls_lines(n.stderr)[0] and "after_rotation" not in n.record
 
 
 def test_bundle_ten_megabytes(pg, home, lib, tmpdir_path):
