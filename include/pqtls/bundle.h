@@ -45,6 +45,7 @@ typedef struct bundle
 	bool		read;			/* the file was read (error, if any, is about its content) */
 	bool		der;			/* one DER certificate, not PEM */
 	bool		plain;			/* PEM in the plain form (pem_plain()) */
+	int			unsure;			/* certificates x509_strict() cannot vouch for */
 	/* What the file was when read, to notice a change. */
 	dev_t		dev;
 	ino_t		ino;

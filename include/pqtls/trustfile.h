@@ -18,8 +18,9 @@
  * `o` (NULL: the fast reader's own rule), as a sentence with OpenSSL's own
  * reason; NULL when it can. malloc'ed.
  *
- * A file in the plain form (pem_plain()) whose every block the index read is
- * usable without asking: OpenSSL loads such a file whatever its version, and
+ * A file in the plain form (pem_plain()) whose every block the index read and
+ * x509_strict() vouches for is usable without asking: OpenSSL loads such a file
+ * whatever its version, and
  * loading the 102-certificate RDS bundle costs OpenSSL 3.0 about 145 million
  * instructions. Any other file is loaded once by that OpenSSL, as libpq loads
  * it, and the answer is kept for the file's identity (path, device, inode,

@@ -12,6 +12,7 @@
 
 #include "pqtls/bundle.h"
 #include "pqtls/pem.h"
+#include "pqtls/x509_strict.h"
 
 /* Bundles larger than this are refused rather than read into memory. */
 #define BUNDLE_MAX_BYTES (64 * 1024 * 1024)
@@ -133,7 +134,12 @@ add_cert(bundle *b, uint8_t *der, size_t len, int *cap)
 		*cap = ncap;
 	}
 	if (index_cert(&b->certs[b->n], der, len))
+	{
+		/* Only a plain file can spare OpenSSL the question (trustfile.c). */
+		if (b->plain && !x509_strict(der, len))
+			b->unsure++;
 		b->n++;
+	}
 	else
 	{
 		free(b->certs[b->n].subject_key);

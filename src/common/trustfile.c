@@ -196,7 +196,7 @@ trustfile_problem(const ossl *o, const bundle *b)
 		return strdup("no trust file");
 	if (!b->read)
 		return strdup(b->error ? b->error : "the file cannot be read");
-	if (b->plain && b->skipped == 0 && b->n > 0)
+	if (b->plain && b->skipped == 0 && b->unsure == 0 && b->n > 0)
 		return NULL;
 	if (!can_ask(o))
 		why = own_rule(b);

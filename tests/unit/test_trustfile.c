@@ -416,3 +416,59 @@ TEST(random_damage)
 	free(three);
 	free(plain);
 }
+
+/*
+ * Random damage inside the certificates: base64 characters replaced by other
+ * base64 characters, so the layout stays plain and the blocks still decode,
+ * but the DER changes (a tag, a length, a string, a key, a signature). Where
+ * pqtls decides alone (x509_strict()), OpenSSL's decoder accepts the file too.
+ */
+TEST(random_der_damage)
+{
+	size_t		n3;
+	char	   *three = rds_certs(3, &n3);
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned int seed = 1206;
+	int			fast = 0,
+				refused = 0;
+
+	CHECK(three != NULL);
+	if (three == NULL)
+		return;
+	for (int i = 0; i < 1500; i++)
+	{
+		char	   *t = strdup(three);
+		char	   *path;
+		int			real;
+		judged		j;
+
+		for (int m = 0; m < 1 + i % 2; m++)
+		{
+			size_t		at;
+
+			do
+				at = rand_r(&seed) % n3;
+			while (strchr(b64, t[at]) == NULL || t[at] == '\0');
+			t[at] = b64[rand_r(&seed) % (sizeof(b64) - 1)];
+		}
+		path = write_file(t, n3);
+		real = openssl_loads(path);
+		j = judge(path);
+		if (j.usable != real || (j.fast && !real))
+			fprintf(stderr, "DER mutation %d: OpenSSL %d, pqtls %d (fast %d): %s\n", i, real,
+					j.usable, j.fast, path);
+		CHECK_INT(j.usable, real);
+		CHECK(!j.fast || real);
+		fast += j.fast;
+		refused += !real;
+		free(j.why);
+		free(path);
+		free(t);
+	}
+	CHECK(fast > 100);
+	CHECK(refused > 20);
+	fprintf(stderr, "random DER damage: %d decided without OpenSSL, %d refused by OpenSSL\n",
+			fast, refused);
+	free(three);
+}
