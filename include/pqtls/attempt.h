@@ -89,6 +89,10 @@ typedef struct attempt
 	PGconn	   *conn;			/* the live connection while its record is made, else NULL */
 } attempt;
 
+/* Free or deep-copy what enforce changed (dst is cleared first). */
+void		forced_clear(forced *f);
+void		forced_copy(forced *dst, const forced *src);
+
 void		attempt_init(attempt *a, const char *api, pq_api *pq);
 attempt    *attempt_new(const char *api, pq_api *pq);
 void		attempt_clear(attempt *a);

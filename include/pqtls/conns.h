@@ -26,6 +26,15 @@ bool		conns_set_pending(PGconn *conn, attempt *a);
 /* Copy what the opening call said; false when conn is not tracked. */
 bool		conns_given(PGconn *conn, given *out);
 
+/*
+ * What enforce changed for the call that opened conn. A connection libpq makes
+ * again from conn's options (PQreset, PQresetStart) or copies them into (a
+ * PQcancelCreate cancel connection) was forced the same way.
+ */
+void		conns_note_forced(PGconn *conn, const forced *f);
+/* Copy it into out (left cleared when conn was not forced or is not tracked). */
+void		conns_forced(PGconn *conn, forced *out);
+
 /* Forget conn; returns its pending attempt, if any, for the caller to record. */
 attempt    *conns_forget(PGconn *conn);
 

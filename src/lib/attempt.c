@@ -59,7 +59,7 @@ attempt_new(const char *api, pq_api *pq)
 	return a;
 }
 
-static void
+void
 forced_clear(forced *f)
 {
 	free(f->from_sslmode);
@@ -67,6 +67,25 @@ forced_clear(forced *f)
 	free(f->to_sslmode);
 	free(f->to_sslrootcert);
 	memset(f, 0, sizeof(*f));
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+void
+forced_copy(forced *dst, const forced *src)
+{
+	forced_clear(dst);
+	if (src == NULL || !src->active)
+		return;
+	dst->active = true;
+	dst->from_sslmode = dup_or_null(src->from_sslmode);
+	dst->from_sslrootcert = dup_or_null(src->from_sslrootcert);
+	dst->to_sslmode = dup_or_null(src->to_sslmode);
+	dst->to_sslrootcert = dup_or_null(src->to_sslrootcert);
 }
 
 void

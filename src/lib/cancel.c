@@ -84,6 +84,7 @@ cancel_attempt(const char *api, pq_api *pq, PGcancelConn *cc)
 		return NULL;
 	a->is_cancel = true;
 	conns_given(as_conn(cc), &a->given);
+	conns_forced(as_conn(cc), &a->forced);
 	return a;
 }
 
@@ -94,6 +95,7 @@ PQcancelCreate(PGconn *conn)
 	pq_api	   *pq;
 	PGcancelConn *cc;
 	given		g = {0};
+	forced		f = {0};
 
 	if (inner != NULL)
 		return inner->pq->PQcancelCreate ? inner->pq->PQcancelCreate(conn) : NULL;
@@ -103,11 +105,19 @@ PQcancelCreate(PGconn *conn)
 	cc = pq->PQcancelCreate(conn);
 	if (cc == NULL)
 		return NULL;
-	/* The sources of its settings are those of the connection it came from. */
+	/*
+	 * The sources of its settings are those of the connection it came from, and
+	 * so is what enforce changed: pqCopyPGconn() copies the forced options.
+	 */
 	if (conn != NULL)
+	{
 		conns_given(conn, &g);
+		conns_forced(conn, &f);
+	}
 	conns_track(as_conn(cc), &g, NULL);
+	conns_note_forced(as_conn(cc), &f);
 	given_clear(&g);
+	forced_clear(&f);
 	return cc;
 }
 

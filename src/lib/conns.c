@@ -3,6 +3,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <uthash.h>
 
 #include "pqtls/conns.h"
@@ -11,6 +12,7 @@ typedef struct conn_entry
 {
 	PGconn	   *conn;			/* key */
 	given		given;
+	forced		forced;			/* enforce's change to the opening call, if any */
 	attempt    *pending;
 	UT_hash_handle hh;
 } conn_entry;
@@ -75,6 +77,7 @@ conns_track(PGconn *conn, const given *g, attempt *pending)
 	if (stale != NULL)
 	{
 		given_clear(&stale->given);
+		forced_clear(&stale->forced);
 		if (stale->pending != NULL)
 			attempt_free(stale->pending);
 		free(stale);
@@ -158,8 +161,45 @@ conns_forget(PGconn *conn)
 		return NULL;
 	a = e->pending;
 	given_clear(&e->given);
+	forced_clear(&e->forced);
 	free(e);
 	return a;
+}
+
+void
+conns_note_forced(PGconn *conn, const forced *f)
+{
+	forced		copy = {0},
+				old = {0};
+	conn_entry *e;
+
+	if (f == NULL || !f->active)
+		return;
+	forced_copy(&copy, f);		/* allocate outside the lock */
+	pthread_mutex_lock(&lock);
+	e = find(conn);
+	if (e != NULL)
+	{
+		old = e->forced;
+		e->forced = copy;
+		memset(&copy, 0, sizeof(copy));
+	}
+	pthread_mutex_unlock(&lock);
+	forced_clear(&old);
+	forced_clear(&copy);
+}
+
+void
+conns_forced(PGconn *conn, forced *out)
+{
+	conn_entry *e;
+
+	forced_clear(out);
+	pthread_mutex_lock(&lock);
+	e = find(conn);
+	if (e != NULL)
+		forced_copy(out, &e->forced);
+	pthread_mutex_unlock(&lock);
 }
 
 unsigned

@@ -64,7 +64,10 @@ finish_blocking(attempt *a, PGconn *conn)
 {
 	attempt_finish(a, conn, OUTCOME_FAILED, false);
 	if (conn != NULL)
+	{
 		conns_track(conn, &a->given, NULL);
+		conns_note_forced(conn, &a->forced);
+	}
 	attempt_clear(a);
 	return conn;
 }
@@ -161,15 +164,24 @@ PQsetdbLogin(const char *pghost, const char *pgport, const char *pgoptions,
 static PGconn *
 start_nonblocking(attempt *a, PGconn *conn)
 {
+	forced		f = {0};
+
 	if (conn == NULL || a->pq->PQstatus(conn) == CONNECTION_BAD)
 	{
 		attempt_finish(a, conn, OUTCOME_FAILED, false);
 		if (conn != NULL)
+		{
 			conns_track(conn, &a->given, NULL);
+			conns_note_forced(conn, &a->forced);
+		}
 		attempt_free(a);
+		return conn;
 	}
-	else
-		conns_track(conn, &a->given, a);
+	/* The table owns `a` from here: its forced settings are noted from a copy. */
+	forced_copy(&f, &a->forced);
+	conns_track(conn, &a->given, a);
+	conns_note_forced(conn, &f);
+	forced_clear(&f);
 	return conn;
 }
 
@@ -395,6 +407,7 @@ PQreset(PGconn *conn)
 	}
 	attempt_init(&a, "PQreset", pq);
 	conns_given(conn, &a.given);
+	conns_forced(conn, &a.forced);	/* libpq reconnects with the options enforce set */
 	prev = guard_enter(&a);
 	pq->PQreset(conn);
 	guard_leave(prev);
@@ -418,6 +431,7 @@ PQresetStart(PGconn *conn)
 	if (conn == NULL || (a = attempt_new("PQresetStart", pq)) == NULL)
 		return pq->PQresetStart(conn);
 	conns_given(conn, &a->given);
+	conns_forced(conn, &a->forced);
 	prev = guard_enter(a);
 	ok = pq->PQresetStart(conn);
 	guard_leave(prev);

@@ -96,6 +96,24 @@ def test_one_record_per_cancel(libpq, libpqs, home, api, mode):
 
 
 @pytest.mark.parametrize("api", CANCEL_APIS)
+def test_cancel_of_a_forced_connection_says_so(libpq, libpqs, home, api):
+    """enforce: the cancel connection copies the options enforce gave its connection
+    (pqCopyPGconn), so its record carries the same `forced`, and it verifies."""
+    server = libpqs.server(libpq)
+    conninfo = server.conninfo(sslmode="require", host="localhost", hostaddr="127.0.0.1")
+    r = _run_both(libpq, libpqs, home, [api, conninfo], "enforce",
+                  {"PQTLS_BUNDLE": server.ca_file})
+    if _needs_17(libpq, r):
+        return
+    conn, cancel = r.records
+    want = {"from": {"sslmode": "require", "sslrootcert": None},
+            "to": {"sslmode": "verify-full", "sslrootcert": server.ca_file}}
+    assert conn["forced"] == want and cancel["forced"] == want, r.describe()
+    assert (cancel["sslmode"], cancel["verify"], cancel["outcome"]) == \
+        ("verify-full", "full", "ok"), r.describe()
+
+
+@pytest.mark.parametrize("api", CANCEL_APIS)
 def test_cancel_takes_the_sources_of_its_connection(libpq, libpqs, home, api):
     """sslmode from the environment and no root file: the cancel record says `env` and
     verify none, and still used TLS (require)."""

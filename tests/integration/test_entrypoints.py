@@ -106,6 +106,20 @@ def test_reset_is_recorded(pg, home, lib, api):
     assert reset["tls"]["peer"]["sha256"] == pg.server.sha256
 
 
+@pytest.mark.parametrize("api", ["PQreset", "PQresetStart"])
+def test_reset_of_a_forced_connection_says_so(pg, home, lib, api):
+    """enforce: libpq reconnects with the options enforce gave the connection, so the
+    reset's record carries the same `forced` as the original call's."""
+    r = run_preloaded([PQCALL, api, pg.conninfo(sslmode="require")], home=home,
+                      mode="enforce", env_extra={"PQTLS_BUNDLE": pg.ca_file})
+    assert r.returncode == 0, r.describe()
+    conn, reset = r.records
+    want = {"from": {"sslmode": "require", "sslrootcert": None},
+            "to": {"sslmode": "verify-full", "sslrootcert": pg.ca_file}}
+    assert conn["forced"] == want and reset["forced"] == want, r.describe()
+    assert reset["sslmode"] == "verify-full" and reset["outcome"] == "ok", r.describe()
+
+
 def test_peer_names_in_record(pg, home, lib):
     """The record lists the server certificate's subjectAltNames in their order: DNS
     names as written, addresses as inet_ntop writes them (x509_ip_text)."""
