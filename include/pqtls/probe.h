@@ -35,6 +35,8 @@ typedef struct probe_opts
 	bool		direct;
 	bool		alpn;
 	bool		sni;
+	int			min_proto;		/* OpenSSL's TLS1_2_VERSION...; 0: no bound */
+	int			max_proto;
 } probe_opts;
 
 /*
@@ -43,6 +45,14 @@ typedef struct probe_opts
  * libpq has no such keyword).
  */
 probe_opts	probe_opts_for(int libpq_version, const char *sslsni, const char *sslnegotiation);
+
+/*
+ * The TLS version bounds of ssl_min_protocol_version and ssl_max_protocol_version
+ * (libpq 13+) as libpq sets them on its context (initialize_SSL(): an empty or
+ * absent value sets no bound; NULL min keeps probe_opts_for()'s TLSv1.2, the
+ * compiled-in default).
+ */
+void		probe_opts_protocols(probe_opts *o, const char *min, const char *max);
 
 /*
  * Probe `host` (the name libpq was given; used for SNI unless it is an IP

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -237,7 +238,36 @@ probe_opts_for(int libpq_version, const char *sslsni, const char *sslnegotiation
 	o.alpn = libpq_version >= 170000;
 	o.direct = libpq_version >= 170000 && sslnegotiation != NULL &&
 		strcmp(sslnegotiation, "direct") == 0;
+	o.min_proto = TLS1_2_VERSION;
+	o.max_proto = 0;
 	return o;
+}
+
+/* ssl_protocol_version_to_openssl() of fe-secure-openssl.c: 0 for empty or unknown. */
+static int
+protocol_number(const char *v)
+{
+	static const struct
+	{
+		char		name[8];
+		int			number;
+	}			names[] = {
+		{"TLSv1", TLS1_VERSION}, {"TLSv1.1", TLS1_1_VERSION}, {"TLSv1.2", TLS1_2_VERSION},
+		{"TLSv1.3", TLS1_3_VERSION},
+	};
+
+	for (size_t i = 0; v != NULL && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(v, names[i].name) == 0)
+			return names[i].number;
+	return 0;
+}
+
+void
+probe_opts_protocols(probe_opts *o, const char *min, const char *max)
+{
+	if (min != NULL)
+		o->min_proto = protocol_number(min);
+	o->max_proto = protocol_number(max);
 }
 
 /* PG_ALPN_PROTOCOL_VECTOR of libpq 17's pqcomm.h: one protocol, "postgresql". */
@@ -281,8 +311,15 @@ handshake(const ossl *o, int fd, const char *host, const probe_opts *opts, long 
 				   NULL);
 		goto done;
 	}
-	/* libpq's defaults: TLS 1.2 at least, SNI unless the host looks like an address. */
-	o->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
+	/*
+	 * libpq's TLS version bounds (13+: TLS 1.2 at least unless set), on the SSL
+	 * object: SSL_new() has already copied the context's. SNI unless the host
+	 * looks like an address.
+	 */
+	if (opts->min_proto != 0)
+		o->SSL_ctrl(ssl, SSL_CTRL_SET_MIN_PROTO_VERSION, opts->min_proto, NULL);
+	if (opts->max_proto != 0)
+		o->SSL_ctrl(ssl, SSL_CTRL_SET_MAX_PROTO_VERSION, opts->max_proto, NULL);
 	if (opts->sni && libpq_sends_sni(host))
 		o->SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *) host);
 	if ((opts->alpn || opts->direct) && o->SSL_set_alpn_protos != NULL)

@@ -124,10 +124,14 @@ probe_verdict(attempt *a, const effective *e, const bundle *b)
 	probe_opts	opts = probe_opts_for(e->libpq_version, e->versioned[VS_SSLSNI].value,
 									  e->versioned[VS_SSLNEGOTIATION].value);
 
+	probe_opts_protocols(&opts, e->versioned[VS_SSL_MIN_PROTOCOL_VERSION].present ?
+						 e->versioned[VS_SSL_MIN_PROTOCOL_VERSION].value : NULL,
+						 e->versioned[VS_SSL_MAX_PROTOCOL_VERSION].value);
 	/* The version too: its host-name rules judge the probe's chain (two copies, two rules). */
-	if (asprintf(&key, "%s\n%s\n%s\n%s\n%d%d%d\n%d", e->host ? e->host : "",
+	if (asprintf(&key, "%s\n%s\n%s\n%s\n%d%d%d %d %d\n%d", e->host ? e->host : "",
 				 e->hostaddr ? e->hostaddr : "", e->port ? e->port : "", b->path,
-				 opts.direct, opts.alpn, opts.sni, a->pq->version) < 0)
+				 opts.direct, opts.alpn, opts.sni, opts.min_proto, opts.max_proto,
+				 a->pq->version) < 0)
 		return NULL;
 	v = cached_probe(key);
 	if (v != NULL)
