@@ -65,3 +65,26 @@ def test_the_fleet_lines_are_all_read(cli, fleet_logs):
     summary = json.loads(r.stdout)
     assert summary["records"] == N_BIG and summary["malformed"] == 0
     assert len(summary["groups"]) == 300
+
+
+KEY = ["exe", "host", "port", "user", "transport", "sslmode", "sslmode_source",
+       "sslrootcert_source", "rootcert_file", "rootcert_exists", "verify"]
+
+
+def test_thousands_of_groups_counted_as_python_counts(cli, tmpdir_path):
+    """3,000 groups (the table grows its index several times): every group and its
+    count as Python's own grouping of the same records finds them."""
+    path = os.path.join(tmpdir_path, "many.log")
+    subprocess.run([sys.executable, os.path.join(REPO, "bench", "gen_records.py"), "30000",
+                    path, "--hosts", "50", "--groups", "3000"], check=True, timeout=300)
+    want = {}
+    with open(path) as f:
+        for line in f:
+            rec = json.loads(line[line.index("{"):])
+            key = tuple(rec.get(k) for k in KEY)
+            want[key] = want.get(key, 0) + 1
+    r = subprocess.run([cli, "report", "--format", "json", path], capture_output=True,
+                       text=True, timeout=120)
+    got = {tuple(g[k] for k in KEY): g["count"] for g in json.loads(r.stdout)["groups"]}
+    assert len(want) > 2000, len(want)
+    assert got == want
