@@ -996,12 +996,15 @@ def main():
     text = render_text()
     print(text)
     md = render_md(env_lines, duration)
-    # bench/report_scale.py's section at the end is kept (measured on its own)
+    # the sections measured on their own (bench/jvm_start.py, bench/report_scale.py),
+    # at the end of the file, are kept
     keep = ""
     if os.path.exists(OUT_MD):
         old = open(OUT_MD).read()
-        at = old.find("<!-- bench/report_scale.py: from here to the end -->")
-        keep = "\n" + old[at:] if at >= 0 else ""
+        marks = [old.find(m) for m in ("<!-- jvm-start: bench/jvm_start.py -->",
+                                       "<!-- bench/report_scale.py: from here to the end -->")]
+        marks = [m for m in marks if m >= 0]
+        keep = "\n" + old[min(marks):] if marks else ""
     with open(OUT_MD, "w") as f:
         f.write(md + "\n" + keep)
     met = sum(r["verdict"].startswith("PASS") for r in ROWS)
