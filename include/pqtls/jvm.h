@@ -27,6 +27,7 @@ typedef struct jdbc_attempt
 {
 	/* What pgjdbc was asked, as it resolves it (jvm_settings.c). */
 	char	   *driver;			/* "pgjdbc 42.5.5" */
+	char	   *program;		/* "java <main class or jar>" (sun.java.command's first word) */
 	char	   *host,
 			   *port,
 			   *dbname,

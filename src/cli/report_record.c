@@ -40,6 +40,8 @@ enum field
 	F_AFTER_ROTATION_DETAIL,
 	F_FORCED,
 	F_MESSAGE,					/* journald's JSON export: the record is its MESSAGE */
+	F_PROGRAM,					/* the JVM agent: "java <main class or jar>" */
+	F_TRUSTSTORE,				/* the JVM agent: the JVM's trust store {path, type} */
 	F_COUNT
 };
 
@@ -64,9 +66,12 @@ field_of(const char *k, size_t n)
 				IS("forced") ? F_FORCED : -1;
 		case 7:
 			return IS("sslmode") ? F_SSLMODE : IS("outcome") ? F_OUTCOME :
-				IS("dry_run") ? F_DRY_RUN : IS("MESSAGE") ? F_MESSAGE : -1;
+				IS("dry_run") ? F_DRY_RUN : IS("MESSAGE") ? F_MESSAGE :
+				IS("program") ? F_PROGRAM : -1;
 		case 9:
 			return IS("transport") ? F_TRANSPORT : -1;
+		case 10:
+			return IS("truststore") ? F_TRUSTSTORE : -1;
 		case 11:
 			return IS("failed_peer") ? F_FAILED_PEER : -1;
 		case 13:
@@ -283,7 +288,8 @@ key_of(report_reader *r, const int *tok, slice *key)
 	const jsr_doc *d = &r->doc;
 	bool		exists;
 
-	key[K_EXE] = str_of(r, tok[F_EXE]);
+	/* Every Java program's exe is `java`: the JVM agent names the program itself. */
+	key[K_EXE] = str_of(r, tok[F_PROGRAM] >= 0 ? tok[F_PROGRAM] : tok[F_EXE]);
 	key[K_HOST] = str_of(r, tok[F_HOST]);
 	key[K_PORT] = str_or_number(r, tok[F_PORT]);
 	key[K_USER] = str_of(r, tok[F_USER]);
@@ -292,6 +298,8 @@ key_of(report_reader *r, const int *tok, slice *key)
 	key[K_SSLMODE_SOURCE] = str_of(r, tok[F_SSLMODE_SOURCE]);
 	key[K_SSLROOTCERT_SOURCE] = str_of(r, tok[F_SSLROOTCERT_SOURCE]);
 	key[K_ROOTCERT_FILE] = str_of(r, tok[F_ROOTCERT_FILE]);
+	if (key[K_ROOTCERT_FILE].p == NULL && tok[F_TRUSTSTORE] >= 0)
+		key[K_ROOTCERT_FILE] = str_of(r, member(d, tok[F_TRUSTSTORE], "path"));	/* pgjdbc's JVM trust store */
 	key[K_ROOTCERT_EXISTS] = (slice) {NULL, 0};
 	if (jsr_get_bool(d, tok[F_ROOTCERT_EXISTS], &exists))
 		key[K_ROOTCERT_EXISTS] = exists ? (slice) {"true", 4} : (slice) {"false", 5};

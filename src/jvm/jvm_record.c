@@ -144,6 +144,8 @@ render(pqtls_buf *out, const jdbc_attempt *a)
 	json_kv_string(&w, "ts", ts);
 	json_kv_int(&w, "pid", getpid());
 	json_kv_string(&w, "exe", exe);
+	if (a->program != NULL)
+		json_kv_string(&w, "program", a->program);
 	json_kv_string(&w, "api", "jdbc");
 	json_kv_string(&w, "mode", settings_mode_name(settings_get()->mode));
 	render_settings(&w, a);
@@ -176,7 +178,7 @@ void
 jdbc_attempt_free(JNIEnv *env, jdbc_attempt *a)
 {
 	char	  **strs[] = {
-		&a->driver, &a->host, &a->port, &a->dbname, &a->user, &a->hosts, &a->sslmode,
+		&a->driver, &a->program, &a->host, &a->port, &a->dbname, &a->user, &a->hosts, &a->sslmode,
 		&a->ssl, &a->sslfactory, &a->sslrootcert, &a->rootcert_file, &a->truststore,
 		&a->truststore_type, &a->from_sslmode, &a->from_sslrootcert, &a->from_sslfactory,
 		&a->to_sslrootcert, &a->error, &a->error_class, &a->protocol, &a->cipher,

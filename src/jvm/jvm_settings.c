@@ -249,6 +249,24 @@ add_secret(JNIEnv *env, jdbc_attempt *a, jobject props, const char *key)
 		free(v);
 }
 
+/*
+ * Which Java program this is: every one's exe is `java`, so the report names
+ * it by its main class or jar, the first word of sun.java.command (never the
+ * arguments after it, which may hold anything).
+ */
+static char *
+program_name(JNIEnv *env)
+{
+	char	   *cmd = jni_sysprop(env, "sun.java.command"),
+			   *out = NULL;
+	size_t		n;
+
+	if (cmd != NULL && (n = strcspn(cmd, " \t")) > 0 && asprintf(&out, "java %.*s", (int) n, cmd) < 0)
+		out = NULL;
+	free(cmd);
+	return out;
+}
+
 void
 jdbc_read_settings(JNIEnv *env, jdbc_attempt *a, jobjectArray hostspecs, jobject props,
 				   jstring url)
@@ -269,6 +287,7 @@ jdbc_read_settings(JNIEnv *env, jdbc_attempt *a, jobjectArray hostspecs, jobject
 			snprintf(a->driver, n, "pgjdbc %s", v ? v : "?");
 		free(v);
 	}
+	a->program = program_name(env);
 	read_hosts(env, a, hostspecs);
 	a->dbname = jni_prop(env, props, "PGDBNAME");
 	a->user = jni_prop(env, props, "user");

@@ -9,6 +9,7 @@ the agent, and the certificates the test made.
 """
 
 import hashlib
+import json
 import os
 import subprocess
 import threading
@@ -361,3 +362,28 @@ def test_pqtls_run_attaches_the_agent(pg, classes, home, cli, tmpdir_path):
     bad = harness.run_plain([cli, "run", "--quiet", "--"] + missing, home=tmpdir_path,
                             timeout=120)
     assert bad.returncode == harness.run_plain(missing, home=tmpdir_path).returncode == 1
+
+
+def test_report_shows_java_beside_libpq(pg, classes, home, cli, tmpdir_path):
+    """pqtls report groups a Java program by its main class (every JVM's exe is
+    `java`) beside a libpq program, with the JVM trust store as its trust file."""
+    store = keytool_store(os.path.join(tmpdir_path, "old.jks"), [pg.ca], "JKS")
+    java = agent(argv(classes, "driver", 1, url(pg), "sslmode=verify-full",
+                      "sslfactory=org.postgresql.ssl.DefaultJavaSSLFactory",
+                      jvm=["-Djavax.net.ssl.trustStore=%s" % store,
+                           "-Djavax.net.ssl.trustStorePassword=changeit"]), home,
+                 PQTLS_NEW_CA=pg.wrong_ca_file)
+    assert lines(java) == ["ok tls"] and java.record["program"] == "java JvmClient"
+    psql = harness.run_preloaded([pg.bin("psql"), "-X", "-A", "-t", "-c", "select 1",
+                                  pg.conninfo(sslmode="require")], home=home,
+                                 env_extra={"PQTLS_NEW_CA": pg.wrong_ca_file})
+    assert psql.returncode == 0, psql.describe()
+    r = subprocess.run([cli, "report", "--format", "json", java.log_path, psql.log_path],
+                       capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr         # the Java service would break
+    groups = {g["exe"]: g for g in json.loads(r.stdout)["groups"]}
+    assert set(groups) == {"java JvmClient", pg.bin("psql")}
+    g = groups["java JvmClient"]
+    assert (g["rootcert_file"], g["verify"], g["after_rotation"]["result"]) == \
+        (store, "full", "breaks")
+    assert groups[pg.bin("psql")]["after_rotation"]["result"] == "unaffected"
