@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from harness import HELPERS_DIR, RDS_FIXTURES, REPO, build_env, scratch_dir
+from harness import (HELPERS_DIR, RDS_FIXTURES, REPO, build_env, sanitizer_preload,
+                     scratch_dir)
 
 PQCALL = os.path.join(HELPERS_DIR, "pqcall")
 RDS = os.path.join(RDS_FIXTURES, "global-bundle-2025-g1.pem")
@@ -16,6 +17,10 @@ RDS = os.path.join(RDS_FIXTURES, "global-bundle-2025-g1.pem")
 
 def cli_run(cli, args, home, env_extra=None, timeout=60, **kw):
     env = build_env(home, env_extra, preload=False)
+    if args[:1] == ["run"] and sanitizer_preload():
+        # `make asan`: libpqtls.so needs the sanitizer runtime loaded ahead of it, as
+        # from any user's LD_PRELOAD; `pqtls run` keeps such entries first (cmd_run.c).
+        env["LD_PRELOAD"] = sanitizer_preload(env)
     return subprocess.run([cli] + args, env=env, capture_output=True, text=True,
                           timeout=timeout, cwd=home, **kw)
 

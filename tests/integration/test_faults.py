@@ -32,8 +32,8 @@ import time
 
 import pytest
 
-from harness import (HELPERS_DIR, PYTHON, find_secrets, parse_records, run_plain,
-                     run_preloaded)
+from harness import (HELPERS_DIR, LIB_PATH, PYTHON, find_secrets, parse_records, run_plain,
+                     run_preloaded, sanitizer_runtimes)
 from pgserver import SECRETS, free_port
 
 PQCALL = os.path.join(HELPERS_DIR, "pqcall")
@@ -525,6 +525,10 @@ def test_bundle_ten_megabytes(pg, home, lib, tmpdir_path):
     for rec in r.records:
         assert rec["dry_run"]["result"] == "pass", r.describe()
         assert rec["dry_run"]["reason"] == "ok"
+    if sanitizer_runtimes(LIB_PATH):
+        pytest.skip("the time bound (5 s over the plain run for a 10 MB bundle) is about pqtls's "
+                    "index; under `make asan` every read of the bundle is instrumented (6.4 s "
+                    "seen on a loaded machine), so only the verdicts were checked")
     assert r.duration < plain.duration + 5.0, (r.duration, plain.duration)
 
 
@@ -630,17 +634,23 @@ def test_stdio_closed(pg, home, lib, tmpdir_path, closed, mode):
             assert r.returncode == want, r.describe()
         assert r.stdout == plain.stdout and program_stderr(r.stderr) == plain.stderr
         assert [x["api"] for x in r.records] == ["PQconnectdb", "PQreset"], r.describe()
-    if closed in ("stderr", "all"):
-        # psql with fd 2 closed: its libpq socket becomes fd 2; a record written to
-        # "stderr" would go to the server and break the query that follows
-        argv = ["/bin/sh", "-c", redir.replace("1>&- ", "") + '; exec "$@"', "sh", PSQL,
-                "-X", "-A", "-t", "-c", "SELECT 6*7", pg.conninfo()]
-        plain = run_plain(argv, home=home)
-        env2 = dict(env, PQTLS_LOG="stderr", PQTLS_MODE="bogus-mode")
-        r = run(argv, mode=None, env_extra=env2, home=home)
-        assert r.returncode == plain.returncode and r.stdout == plain.stdout, r.describe()
-        if closed == "stderr":
-            assert r.stdout == "42\n"
+
+
+@pytest.mark.parametrize("closed,mode", [("stderr", "observe"), ("all", "observe"),
+                                         ("all", "dry-run")])
+def test_stdio_closed_psql(pg, home, lib, closed, mode):
+    """psql with fd 2 closed: its libpq socket becomes fd 2; a record written to
+    "stderr" would go to the server and break the query that follows."""
+    redir = {"stderr": "exec 2>&-", "all": "exec 0<&- 2>&-"}[closed]
+    env = dry_env(pg) if mode == "dry-run" else {}
+    argv = ["/bin/sh", "-c", redir + '; exec "$@"', "sh", PSQL,
+            "-X", "-A", "-t", "-c", "SELECT 6*7", pg.conninfo()]
+    plain = run_plain(argv, home=home)
+    env2 = dict(env, PQTLS_LOG="stderr", PQTLS_MODE="bogus-mode")
+    r = run(argv, mode=None, env_extra=env2, home=home)
+    assert r.returncode == plain.returncode and r.stdout == plain.stdout, r.describe()
+    if closed == "stderr":
+        assert r.stdout == "42\n"
 
 
 # ---------------------------------------------------------------- bad settings
@@ -715,7 +725,7 @@ def _setgid_fixture(tmpdir_path):
     pqcall linked at build time with it (absolute RUNPATH, which the loader
     honours in secure mode), and a plain pqcall."""
     import shutil
-    from harness import LIB_PATH, REPO, sanitizer_runtimes
+    from harness import REPO
     if os.geteuid() != 0:
         pytest.skip("making a setgid-root program needs root")
     try:
@@ -723,7 +733,9 @@ def _setgid_fixture(tmpdir_path):
     except KeyError:
         pytest.skip("no postgres user to run the setgid program as")
     if sanitizer_runtimes(LIB_PATH):
-        pytest.skip("sanitizer build: its runtime cannot be preloaded in secure mode")
+        pytest.skip("under `make asan` libpqtls.so needs libasan loaded first, and a setgid "
+                    "program runs in secure mode, where the loader drops LD_PRELOAD entries "
+                    "with a slash: the runtime cannot be put in front of it")
     os.chmod(tmpdir_path, 0o711)        # the postgres user must reach d
     d = os.path.join(tmpdir_path, "sgid")
     os.mkdir(d)

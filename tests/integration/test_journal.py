@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from harness import HELPERS_DIR, build_env
+from harness import HELPERS_DIR, build_env, sanitizer_preload
 
 PQCALL = os.path.join(HELPERS_DIR, "pqcall")
 JOURNALD = next((p for p in ("/lib/systemd/systemd-journald", "/usr/lib/systemd/systemd-journald")
@@ -72,7 +72,7 @@ def _journal_run(tmpdir_path, argv, env):
 
 
 def test_records_reach_journald_as_fields(cli, pg, home, lib, tmpdir_path):
-    env = build_env(home, preload=False)
+    env = build_env(home, preload=False, env_extra={"LD_PRELOAD": sanitizer_preload()})
     breaking = pg.conninfo(sslmode="verify-ca", sslrootcert=pg.ca_file)
     argv = [cli, "run", "--log", "journal", "--new-ca", pg.wrong_ca_file, "--",
             PQCALL, "PQconnectdb", breaking]
@@ -112,7 +112,7 @@ def test_records_reach_journald_as_fields(cli, pg, home, lib, tmpdir_path):
 
 
 def test_a_ready_connection_is_info(cli, pg, home, lib, tmpdir_path):
-    env = build_env(home, preload=False)
+    env = build_env(home, preload=False, env_extra={"LD_PRELOAD": sanitizer_preload()})
     ready = pg.conninfo(sslmode="verify-ca", sslrootcert=pg.ca_file)
     argv = [cli, "run", "--quiet", "--log", "journal", "--new-ca", pg.ca_file, "--",
             PQCALL, "PQconnectdb", ready]

@@ -349,7 +349,8 @@ def test_pqtls_run_attaches_the_agent(pg, classes, home, cli, tmpdir_path):
     log = os.path.join(tmpdir_path, "records.jsonl")
     cmd = [cli, "run", "--log", log, "--quiet", "--"] + \
         argv(classes, "driver", 2, url(pg, query="?sslmode=verify-full"))
-    r = harness.run_plain(cmd, env_extra=dict(ENV, JAVA_TOOL_OPTIONS="-Duser.home=%s" % home),
+    r = harness.run_plain(cmd, env_extra=dict(ENV, JAVA_TOOL_OPTIONS="-Duser.home=%s" % home,
+                                              LD_PRELOAD=harness.sanitizer_preload()),
                           home=tmpdir_path, timeout=120)
     assert r.returncode == 0 and lines(r) == ["ok tls", "ok tls"], r.describe()
     assert "Picked up JAVA_TOOL_OPTIONS: -Duser.home=%s -agentpath:" % home in r.stderr
@@ -360,6 +361,7 @@ def test_pqtls_run_attaches_the_agent(pg, classes, home, cli, tmpdir_path):
         assert rec["rootcert_file"] == os.path.join(home, ".postgresql", "root.crt")
     missing = ["java"] + QUICK + ["NoSuchMainClass"]
     bad = harness.run_plain([cli, "run", "--quiet", "--"] + missing, home=tmpdir_path,
+                            env_extra={"LD_PRELOAD": harness.sanitizer_preload()},
                             timeout=120)
     assert bad.returncode == harness.run_plain(missing, home=tmpdir_path).returncode == 1
 

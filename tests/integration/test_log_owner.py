@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from harness import HELPERS_DIR, build_env
+from harness import HELPERS_DIR, build_env, sanitizer_preload
 
 PQCALL = os.path.join(HELPERS_DIR, "pqcall")
 
@@ -29,6 +29,8 @@ def _other_user():
 
 def _run(cli, home, log, conninfo):
     env = build_env(home, preload=False)
+    if sanitizer_preload():             # make asan: the runtime the library needs, first
+        env["LD_PRELOAD"] = sanitizer_preload()
     return subprocess.run([cli, "run", "--quiet", "--log", log, "--", PQCALL, "PQconnectdb",
                            conninfo], env=env, capture_output=True, text=True, timeout=60,
                           cwd=home)

@@ -32,6 +32,7 @@ def agent_runner(agent, mode, bundle=None, new_ca=None):
         logdir = harness.scratch_dir("jvmlog-")
         env = dict(env_extra or {})
         env["JAVA_TOOL_OPTIONS"] = "-agentpath:" + agent
+        env["LD_PRELOAD"] = harness.sanitizer_preload(env)     # make asan: ASan's runtime
         env["PQTLS_MODE"] = mode
         env["PQTLS_LOG"] = os.path.join(logdir, "pqtls.jsonl")
         env["PQTLS_PROBE_TIMEOUT_MS"] = "20000"       # a loaded machine is no timeout

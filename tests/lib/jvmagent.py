@@ -29,6 +29,7 @@ def run_agent(argv, env_extra=None, home=None, stdin=None, timeout=120, cwd=None
     tool = env.get("JAVA_TOOL_OPTIONS")
     env["JAVA_TOOL_OPTIONS"] = ((tool + " ") if tool else "") + agent_option()
     env["LD_PRELOAD"] = None            # the agent only: no libpqtls.so in the JVM
+    env["LD_PRELOAD"] = harness.sanitizer_preload(env)  # but ASan's runtime first (make asan)
     return harness.run_preloaded(argv, env_extra=env, home=home, mode=mode, stdin=stdin,
                                  timeout=timeout, cwd=cwd, check_secrets=check_secrets)
 
