@@ -7,7 +7,9 @@
  * Every entry point is turned into libpq's keyword arrays, with the forced
  * settings appended last: conninfo_array_parse() lets a later keyword override
  * an earlier one, including what an expanded dbname set. Connection strings are
- * read with the running libpq's PQconninfoParse(), never by hand.
+ * read with the running libpq's PQconninfoParse(), never by hand; one that sets a
+ * value empty goes whole as an expanded dbname (the arrays would take an empty
+ * value for none, and libpq's default would replace it).
  */
 #ifndef PQTLS_REWRITE_H
 #define PQTLS_REWRITE_H

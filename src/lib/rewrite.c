@@ -46,6 +46,15 @@ append_forced(rewritten *rw, int n)
 	rw->values[n] = NULL;
 }
 
+static bool
+has_empty_value(const PQconninfoOption *opts)
+{
+	for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (o->val != NULL && o->val[0] == '\0')
+			return true;
+	return false;
+}
+
 bool
 rewrite_string(rewritten *rw, pq_api *pq, const char *conninfo)
 {
@@ -67,6 +76,21 @@ rewrite_string(rewritten *rw, pq_api *pq, const char *conninfo)
 	{
 		rewritten_free(rw);
 		return false;
+	}
+	if (has_empty_value(rw->parsed))
+	{
+		/*
+		 * conninfo_array_parse() takes an empty value for no value, where the
+		 * string gave one: ssl_min_protocol_version='' means no lower bound, not
+		 * the default TLSv1.2, sslsni='' no SNI. So the string goes whole, as
+		 * an expanded dbname (parsed as a string, empty values kept), and the
+		 * forced settings after it.
+		 */
+		rw->keywords[0] = "dbname";
+		rw->values[0] = conninfo;
+		append_forced(rw, 1);
+		rw->expand_dbname = 1;
+		return true;
 	}
 	n = 0;
 	for (PQconninfoOption *o = rw->parsed; o->keyword != NULL; o++)

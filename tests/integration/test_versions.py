@@ -362,3 +362,33 @@ def test_host_name_rules_of_each_version(libpq, libpqs, home, capsys):
     with capsys.disabled():
         sys.stdout.write("\n" + text + "\n")
     assert not bad, text
+
+
+# ----------------------------------------------------------------------------- enforce
+
+@pytest.mark.parametrize("extra", [
+    "ssl_min_protocol_version='' ssl_max_protocol_version=TLSv1",
+    "ssl_min_protocol_version='' ssl_max_protocol_version=TLSv1.2",
+    "sslsni='' ssl_max_protocol_version=TLSv1.2",
+], ids=["no-floor-tls1", "no-floor-tls12", "no-sni"])
+def test_enforce_keeps_empty_values(libpq, libpqs, home, extra):
+    """enforce changes sslmode and sslrootcert and nothing else: a value the connection
+    string sets empty (no TLS floor, no SNI; 13+ and 14+) stays empty instead of turning
+    into libpq's default. What enforce does equals what this libpq does with the same
+    string and the forced settings appended."""
+    if "sslsni" in extra and libpq < 14:
+        pytest.skip("sslsni is libpq 14's")
+    server = libpqs.server(libpq)
+    pqcall = libpqs.helper(libpq)
+    ci = server.conninfo(host="localhost", hostaddr="127.0.0.1", sslmode="prefer") + " " + extra
+    forced = ci + " sslmode=verify-full sslrootcert='%s' gssencmode=disable" % server.ca_file
+    plain = run_plain([pqcall, "PQconnectdb", forced], home=home)
+    enforce = run_preloaded([pqcall, "PQconnectdb", ci], home=home, mode="enforce",
+                            env_extra={"PQTLS_BUNDLE": server.ca_file})
+    assert (enforce.returncode, first_line(enforce.stdout)) == \
+        (plain.returncode, first_line(plain.stdout)), enforce.describe()
+    rec = enforce.record
+    assert rec["sslmode"] == "verify-full" and rec["sslrootcert"] == server.ca_file, \
+        enforce.describe()
+    for k, v in (kv.split("=", 1) for kv in extra.split()):
+        assert rec[k] == v.strip("'"), (k, enforce.describe())
