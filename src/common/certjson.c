@@ -1,7 +1,11 @@
 /*
- * certjson.c: one certificate as the record shows it.
+ * certjson.c: one certificate as the record shows it, and the other pieces the
+ * interposer's records and the JVM agent's share (time, host list).
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "pqtls/certjson.h"
 #include "pqtls/sha256.h"
@@ -51,3 +55,36 @@ record_render_cert(json_writer *w, const uint8_t *der, size_t len)
 	json_end_object(w);
 }
 
+
+/*
+ * Not with gmtime_r(): glibc serialises it on a process-wide lock (tzset_lock)
+ * that fork() does not reset, so a child forked while another thread was
+ * converting a time (in pqtls, libpq or OpenSSL's certificate checks) hung at
+ * its first record. x509_format_time() is arithmetic.
+ */
+void
+record_kv_now(json_writer *w)
+{
+	struct timespec ts;
+	char		when[21],
+				out[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	x509_format_time(ts.tv_sec, when);
+	snprintf(out, sizeof(out), "%.19s.%03ldZ", when, ts.tv_nsec / 1000000);
+	json_kv_string(w, "ts", out);
+}
+
+void
+record_kv_hosts(json_writer *w, const char *hosts)
+{
+	char	   *list = strdup(hosts),
+			   *save = NULL;
+
+	json_key(w, "hosts");
+	json_begin_array(w);
+	for (char *h = list ? strtok_r(list, ",", &save) : NULL; h; h = strtok_r(NULL, ",", &save))
+		json_string(w, h);
+	json_end_array(w);
+	free(list);
+}

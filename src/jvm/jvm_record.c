@@ -18,31 +18,6 @@
 #include "pqtls/sink.h"
 #include "pqtls/x509.h"
 
-static void
-format_now(char out[64])
-{
-	struct timespec ts;
-	char		when[21];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	x509_format_time(ts.tv_sec, when);
-	snprintf(out, 64, "%.19s.%03ldZ", when, ts.tv_nsec / 1000000);
-}
-
-static void
-render_hosts(json_writer *w, const char *hosts)
-{
-	char	   *list = strdup(hosts),
-			   *save = NULL;
-
-	json_key(w, "hosts");
-	json_begin_array(w);
-	for (char *h = list ? strtok_r(list, ",", &save) : NULL; h; h = strtok_r(NULL, ",", &save))
-		json_string(w, h);
-	json_end_array(w);
-	free(list);
-}
-
 /* What pgjdbc was asked, as it resolved it. */
 static void
 render_settings(json_writer *w, const jdbc_attempt *a)
@@ -53,7 +28,7 @@ render_settings(json_writer *w, const jdbc_attempt *a)
 	json_kv_string(w, "dbname", a->dbname);
 	json_kv_string(w, "user", a->user);
 	if (a->hosts != NULL)
-		render_hosts(w, a->hosts);
+		record_kv_hosts(w, a->hosts);
 	json_kv_string(w, "transport", "tcp");
 	json_kv_string(w, "sslmode", a->sslmode);
 	json_kv_string(w, "sslmode_source", a->sslmode_source);
@@ -133,15 +108,13 @@ static void
 render(pqtls_buf *out, const jdbc_attempt *a)
 {
 	json_writer w;
-	char		ts[64],
-				exe[4096];
+	char		exe[4096];
 	ssize_t		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 	exe[n > 0 ? n : 0] = '\0';
-	format_now(ts);
 	json_init(&w, out);
 	json_begin_object(&w);
-	json_kv_string(&w, "ts", ts);
+	record_kv_now(&w);
 	json_kv_int(&w, "pid", getpid());
 	json_kv_string(&w, "exe", exe);
 	if (a->program != NULL)

@@ -31,23 +31,6 @@ read_exe_path(void)
 	ANNOTATE_HAPPENS_BEFORE(&exe_once);
 }
 
-/*
- * RFC 3339 UTC with milliseconds. Not with gmtime_r(): glibc serialises it on a
- * process-wide lock (tzset_lock) that fork() does not reset, so a child forked
- * while another thread was converting a time (in pqtls, libpq or OpenSSL's
- * certificate checks) hung at its first record. x509_format_time() is arithmetic.
- */
-static void
-format_now(char out[64])
-{
-	struct timespec ts;
-	char		when[21];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	x509_format_time(ts.tv_sec, when);
-	snprintf(out, 64, "%.19s.%03ldZ", when, ts.tv_nsec / 1000000);
-}
-
 static const char *
 outcome_name(outcome o)
 {
@@ -117,17 +100,7 @@ render_effective(json_writer *w, const effective *e)
 	json_kv_string(w, "dbname", e->dbname);
 	json_kv_string(w, "user", e->user);
 	if (e->hosts != NULL)
-	{
-		char	   *list = strdup(e->hosts),
-				   *save = NULL;
-
-		json_key(w, "hosts");
-		json_begin_array(w);
-		for (char *h = list ? strtok_r(list, ",", &save) : NULL; h; h = strtok_r(NULL, ",", &save))
-			json_string(w, h);
-		json_end_array(w);
-		free(list);
-	}
+		record_kv_hosts(w, e->hosts);
 	json_kv_string(w, "application_name", e->application_name);
 	json_kv_string(w, "transport", e->transport);
 	json_kv_string(w, "sslmode", e->sslmode);
@@ -181,14 +154,12 @@ void
 record_render(pqtls_buf *out, const attempt *a, const record_data *d)
 {
 	json_writer w;
-	char		ts[64];
 
 	pthread_once(&exe_once, read_exe_path);
 	ANNOTATE_HAPPENS_AFTER(&exe_once);
-	format_now(ts);
 	json_init(&w, out);
 	json_begin_object(&w);
-	json_kv_string(&w, "ts", ts);
+	record_kv_now(&w);
 	json_kv_int(&w, "pid", getpid());
 	json_kv_string(&w, "exe", exe_path);
 	json_kv_string(&w, "api", a->api);
