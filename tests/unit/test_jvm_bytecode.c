@@ -94,7 +94,7 @@ TEST(malformed_code)
 TEST(too_many_returns)
 {
 	static const uint8_t code[] = {0xb1, 0xb1, 0xb1};
-	int64_t		r[2];
+	int64_t		r[3];
 
 	CHECK_INT(bytecode_returns(code, sizeof(code), r, 2), -1);
 	CHECK_INT(bytecode_returns(code, sizeof(code), r, 3), 3);
